@@ -1,0 +1,35 @@
+"""describe_stream: check a sync's target exists and read what the workflow needs to plan it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+from temporalio import activity
+
+from activities.models import StreamInfo, StreamRef
+from activities.runtime import connector_for, db, invalid_input
+from store import sync_state
+from store.db import to_ms
+
+
+def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
+    connector, _, row = connector_for(conn, ref.connection)
+    if ref.stream not in connector.streams:
+        raise invalid_input(
+            f"connection {ref.connection!r} ({row.provider}) has no stream {ref.stream!r}; "
+            f"valid: {', '.join(connector.streams)}"
+        )
+    settings = connector.settings
+    return StreamInfo(
+        connection=ref.connection,
+        stream=ref.stream,
+        provider=row.provider,
+        tenant=row.tenant,
+        lookback_ms=settings.lookback_s * 1000,
+        refresh_margin_ms=settings.refresh_margin_s * 1000,
+        watermark_ms=to_ms(sync_state.watermark(conn, ref.connection, ref.stream)),
+    )
+
+
+@activity.defn
+async def describe_stream(ref: StreamRef) -> StreamInfo:
+    return await db(_describe, ref)

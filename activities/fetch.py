@@ -1,0 +1,66 @@
+"""fetch_page: one provider call, the raw page staged in the database, a reference returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import FetchRequest, PageRef
+from activities.runtime import connector_for, db, http
+from connectors.base import PageRequest
+from connectors.errors import NON_RETRYABLE, ProviderError
+from store import staging, sync_state, vault
+from store.db import from_ms
+
+
+def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
+    connector, _, _ = connector_for(conn, request.connection)
+    try:
+        stored = vault.load(conn, request.connection)
+    except vault.VaultError as exc:
+        raise ApplicationError(str(exc), type="auth_failure", non_retryable=True) from None
+    if stored.secrets.access_token is None:
+        raise ApplicationError("no access token yet: refresh_token has not run",
+                               {"credential_version": stored.version},
+                               type="auth_failure", non_retryable=True)
+    return connector, stored.secrets.access_token, stored.version
+
+
+def _stage(conn: Connection, request: FetchRequest, records: list[dict[str, Any]]) -> int:
+    if request.page_no == 0:
+        sync_state.open_run(
+            conn, window_id=request.window_id, connection=request.connection,
+            stream=request.stream, kind=request.kind,
+            window_start=from_ms(request.window_start_ms),
+            window_end=from_ms(request.window_end_ms),  # type: ignore[arg-type]
+        )
+    return staging.stage(
+        conn, window_id=request.window_id, page_no=request.page_no,
+        connection=request.connection, stream=request.stream, records=records,
+    )
+
+
+@activity.defn
+async def fetch_page(request: FetchRequest) -> PageRef:
+    connector, token, version = await db(_prepare, request)
+    page_request = PageRequest(
+        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]
+        window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
+        cursor=request.cursor,
+    )
+    try:
+        page = await connector.fetch_page(http(), token, page_request)
+    except ProviderError as exc:
+        exc.credential_version = version
+        await db(sync_state.record_error, request.connection, request.stream, exc.category,
+                 str(exc), exc.category not in NON_RETRYABLE)
+        raise exc.to_application_error() from None
+    page_id = await db(_stage, request, page.records)
+    activity.logger.info(
+        "fetched page %d of %s/%s: %d records", request.page_no, request.connection,
+        request.stream, len(page.records),
+    )
+    return PageRef(page_id, request.page_no, len(page.records), page.next_cursor)

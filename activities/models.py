@@ -1,0 +1,95 @@
+"""Activity inputs and results: small, typed, and free of record bodies and secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class StreamRef:
+    connection: str
+    stream: str
+
+
+@dataclass
+class StreamInfo:
+    connection: str
+    stream: str
+    provider: str
+    tenant: str
+    lookback_ms: int
+    refresh_margin_ms: int
+    watermark_ms: int | None
+
+
+@dataclass
+class TokenRequest:
+    connection: str
+    stream: str
+    # Refresh even a fresh-looking token if it is still this version (the provider said 401).
+    stale_version: int | None = None
+
+
+@dataclass
+class TokenStatus:
+    version: int
+    expires_at_ms: int | None
+    refreshed: bool
+
+
+@dataclass
+class FetchRequest:
+    connection: str
+    stream: str
+    window_id: str
+    kind: str  # full_refresh | incremental | backfill
+    window_start_ms: int | None
+    window_end_ms: int
+    page_no: int
+    cursor: dict[str, Any] | None
+
+
+@dataclass
+class PageRef:
+    page_id: int
+    page_no: int
+    fetched: int
+    next_cursor: dict[str, Any] | None
+
+
+@dataclass
+class PageTask:
+    connection: str
+    stream: str
+    window_id: str
+    page_id: int
+
+
+@dataclass
+class TransformResult:
+    valid: int
+    rejected: int
+
+
+@dataclass
+class UpsertResult:
+    upserted: int
+    max_updated_ms: int | None
+
+
+@dataclass
+class CommitRequest:
+    connection: str
+    stream: str
+    window_id: str
+    window_end_ms: int
+    advance_watermark: bool
+
+
+@dataclass
+class CommitResult:
+    watermark_ms: int | None
+    pages: int
+    upserted: int
+    rejected: int

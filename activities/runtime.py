@@ -1,0 +1,56 @@
+"""What activities share inside one worker process: the HTTP client and database transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Connection
+from temporalio.exceptions import ApplicationError
+
+from store import connections
+from store.db import engine
+
+with warnings.catch_warnings():
+    # authlib prefers the httpx2 fork but supports httpx, which the rest of Tributary uses.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from connectors.registry import UnknownProvider, build
+
+T = TypeVar("T")
+_client: httpx.AsyncClient | None = None
+
+
+def http() -> httpx.AsyncClient:
+    global _client
+    if _client is None:
+        _client = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+    return _client
+
+
+def _in_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with engine().begin() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn(conn, ...)` in one transaction on a thread, off the event loop."""
+    return await asyncio.to_thread(_in_transaction, fn, *args, **kwargs)
+
+
+def invalid_input(message: str) -> ApplicationError:
+    return ApplicationError(message, type="invalid_input", non_retryable=True)
+
+
+def connector_for(conn: Connection, connection: str) -> Any:
+    """(connector, mappings, connection row) for a connection, or a clear non-retryable error."""
+    try:
+        row = connections.get(conn, connection)
+        connector, mappings = build(row.provider, row.config)
+    except (connections.UnknownConnection, UnknownProvider) as exc:
+        raise invalid_input(str(exc)) from None
+    except ValueError as exc:  # pydantic: the stored settings no longer validate
+        raise invalid_input(f"connection {connection!r} is misconfigured: {exc}") from None
+    return connector, mappings, row

@@ -1,0 +1,50 @@
+"""refresh_token: one refresh per connection at a time, coordinated through the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Connection
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import TokenRequest, TokenStatus
+from activities.runtime import connector_for, db
+from connectors.errors import NON_RETRYABLE, ProviderError
+from store import sync_state, vault
+from store.db import to_ms, utcnow
+
+
+def _refresh(conn: Connection, request: TokenRequest) -> TokenStatus:
+    connector, _, _ = connector_for(conn, request.connection)
+    # The row lock (FOR UPDATE; BEGIN IMMEDIATE on SQLite) is held across the provider call, so
+    # a second refresher waits and then finds the new token instead of spending the refresh
+    # token again (providers that rotate it would reject the second use).
+    stored = vault.load(conn, request.connection, for_update=True)
+    now = utcnow()
+    margin = timedelta(seconds=connector.settings.refresh_margin_s)
+    fresh = (
+        stored.secrets.access_token is not None
+        and stored.access_expires_at is not None
+        and stored.access_expires_at > now + margin
+    )
+    if fresh and stored.version != request.stale_version:
+        return TokenStatus(stored.version, to_ms(stored.access_expires_at), refreshed=False)
+    grant = connector.refresh(stored.secrets.client_secret, stored.secrets.refresh_token)
+    expires_at = now + timedelta(seconds=grant.expires_in_s)
+    secrets = vault.Secrets(stored.secrets.client_secret, grant.refresh_token, grant.access_token)
+    version = vault.rotate(conn, request.connection, stored.version, secrets, expires_at)
+    return TokenStatus(version, to_ms(expires_at), refreshed=True)
+
+
+@activity.defn
+async def refresh_token(request: TokenRequest) -> TokenStatus:
+    try:
+        return await db(_refresh, request)
+    except ProviderError as exc:
+        await db(sync_state.record_error, request.connection, request.stream, exc.category,
+                 str(exc), exc.category not in NON_RETRYABLE)
+        raise exc.to_application_error() from None
+    except vault.VaultError as exc:
+        raise ApplicationError(str(exc), type="auth_failure", non_retryable=True) from None
+

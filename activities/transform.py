@@ -1,0 +1,43 @@
+"""transform_page: staged raw records -> canonical rows; bad records go to rejected records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection
+from temporalio import activity
+
+from activities.models import PageTask, TransformResult
+from activities.runtime import connector_for, db
+from connectors.mapping import apply
+from store import staging
+
+
+def _transform(conn: Connection, task: PageTask) -> TransformResult:
+    connector, mappings, _ = connector_for(conn, task.connection)
+    mapping = mappings[task.stream]
+    page = staging.load(conn, task.page_id)
+    rows: list[dict[str, Any]] = []
+    rejected: list[tuple[str, str, dict[str, Any]]] = []
+    for record in json.loads(page.raw):
+        try:
+            row, errors = apply(mapping, record)
+        except Exception as exc:  # a malformed record must not stop the page
+            row, errors = None, [f"{type(exc).__name__}: {exc}"]
+        if row is None:
+            external_id = str(record.get("id", "")) if isinstance(record, dict) else ""
+            rejected.append((external_id, "; ".join(errors), record))
+        else:
+            rows.append(row)
+    staging.reject(
+        conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
+        rejected=rejected, accepted_ids=[r["external_id"] for r in rows],
+    )
+    staging.save_transformed(conn, task.page_id, rows, len(rejected))
+    return TransformResult(valid=len(rows), rejected=len(rejected))
+
+
+@activity.defn
+async def transform_page(task: PageTask) -> TransformResult:
+    return await db(_transform, task)

@@ -1,0 +1,1 @@
+"""Provider connectors: provider APIs as pages of raw records and one error envelope."""

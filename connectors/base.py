@@ -1,0 +1,50 @@
+"""What a connector is: a provider's pages, token refresh and record identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import httpx
+
+SyncKind = Literal["full_refresh", "incremental", "backfill"]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    stream: str
+    kind: SyncKind
+    window_start_ms: int | None
+    window_end_ms: int
+    cursor: dict[str, Any] | None
+
+
+@dataclass
+class Page:
+    records: list[dict[str, Any]]
+    next_cursor: dict[str, Any] | None
+    # Provider rate-limit headroom, when the response said so.
+    rate_remaining: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    access_token: str
+    refresh_token: str
+    expires_in_s: int
+
+
+class Connector(Protocol):
+    provider: str
+    streams: tuple[str, ...]
+
+    async def fetch_page(
+        self, client: httpx.AsyncClient, access_token: str, request: PageRequest
+    ) -> Page: ...
+
+    def refresh(self, client_secret: str, refresh_token: str) -> TokenGrant: ...
+
+    def record_id(self, raw: dict[str, Any]) -> str: ...
+
+    def record_updated_ms(self, raw: dict[str, Any]) -> int: ...

@@ -1,0 +1,196 @@
+"""Field mappings as configuration: source path -> canonical field, transform, default, required.
+
+A mapping is validated when it is loaded (when a connection is added), so a typo fails there and
+not halfway through a sync. Applying it to a record either yields a canonical row or the reasons
+the record is rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Table
+
+from store.schema import CANONICAL_TABLES
+
+Transform = Literal[
+    "text", "trim", "lower", "email", "phone_e164", "datetime", "number", "enum", "concat",
+    "constant",
+]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RESERVED = {"id", "connection", "stream", "external_id", "source_created_at",
+             "source_updated_at", "archived", "synced_at"}
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | list[str] | None = None
+    transform: Transform = "trim"
+    required: bool = False
+    default: Any = None
+    values: dict[str, str] | None = None  # enum map
+    separator: str = " "  # concat
+    region: str = "US"  # phone numbers written without a country code
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldMapping:
+        if self.transform == "constant":
+            if self.default is None:
+                raise ValueError("a constant needs `default`")
+        elif self.source is None:
+            raise ValueError("`source` is required (a dotted path, or a list for concat)")
+        if self.transform == "enum" and not self.values:
+            raise ValueError("an enum transform needs `values`")
+        if isinstance(self.source, list) and self.transform != "concat":
+            raise ValueError("a list of sources needs the concat transform")
+        return self
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity: str
+    id: str = "id"
+    updated_at: str
+    created_at: str | None = None
+    archived: str | None = None
+    fields: dict[str, FieldMapping] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Mapping:
+        table = CANONICAL_TABLES.get(self.entity)
+        if table is None:
+            raise ValueError(f"unknown entity {self.entity!r}; valid: {sorted(CANONICAL_TABLES)}")
+        columns = {c.name for c in table.columns} - _RESERVED
+        unknown = set(self.fields) - columns
+        if unknown:
+            raise ValueError(f"unknown {self.entity} fields {sorted(unknown)}; "
+                             f"valid: {sorted(columns)}")
+        for column in table.columns:
+            if column.name in columns and not column.nullable:
+                spec = self.fields.get(column.name)
+                if spec is None or not (spec.required or spec.default is not None):
+                    raise ValueError(f"{self.entity}.{column.name} cannot be empty: map it "
+                                     "with required=true or a default")
+        return self
+
+    @property
+    def table(self) -> Table:
+        return CANONICAL_TABLES[self.entity]
+
+    def source_properties(self) -> list[str]:
+        """The provider properties the mapping reads, so a fetch requests only those."""
+        paths: list[str] = [self.updated_at, *(p for p in (self.created_at,) if p)]
+        for spec in self.fields.values():
+            sources = spec.source if isinstance(spec.source, list) else [spec.source]
+            paths.extend(s for s in sources if s)
+        return sorted({p.split(".", 1)[1] for p in paths if p.startswith("properties.")})
+
+
+def default_mapping(provider: str, stream: str) -> Mapping:
+    text = resources.files("connectors.mappings").joinpath(f"{provider}_{stream}.json").read_text()
+    return Mapping.model_validate(json.loads(text))
+
+
+def _get(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _apply_field(spec: FieldMapping, record: dict[str, Any]) -> Any:
+    if spec.transform == "constant":
+        return spec.default
+    if spec.transform == "concat":
+        sources = spec.source if isinstance(spec.source, list) else [spec.source]
+        parts = [str(v).strip() for v in (_get(record, s) for s in sources if s) if v]
+        return spec.separator.join(p for p in parts if p) or None
+    value = _get(record, str(spec.source))
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        return None
+    match spec.transform:
+        case "text":
+            return str(value)
+        case "trim":
+            return str(value).strip()
+        case "lower":
+            return str(value).lower()
+        case "email":
+            email = str(value).lower()
+            if not _EMAIL.match(email):
+                raise ValueError(f"not an email address: {value!r}")
+            return email
+        case "phone_e164":
+            try:
+                number = phonenumbers.parse(str(value), spec.region)
+            except phonenumbers.NumberParseException:
+                return str(value)  # keep what the provider has rather than lose it
+            if not phonenumbers.is_possible_number(number):
+                return str(value)
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        case "datetime":
+            return _datetime(value)
+        case "number":
+            try:
+                return Decimal(re.sub(r"[^\d.\-]", "", str(value)))
+            except InvalidOperation as exc:
+                raise ValueError(f"not a number: {value!r}") from exc
+        case "enum":
+            mapped = (spec.values or {}).get(str(value))
+            if mapped is None:
+                raise ValueError(f"{value!r} is not one of {sorted(spec.values or {})}")
+            return mapped
+    raise AssertionError(spec.transform)
+
+
+def apply(mapping: Mapping, record: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    """A canonical row (without connection/stream/synced_at), or the reasons to reject it."""
+    errors: list[str] = []
+    row: dict[str, Any] = {}
+    for name, spec in mapping.fields.items():
+        try:
+            value = _apply_field(spec, record)
+        except (ValueError, TypeError) as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        if value is None:
+            value = spec.default
+        if value is None and spec.required:
+            errors.append(f"{name}: required but missing (source {spec.source})")
+        row[name] = value
+    external_id = _get(record, mapping.id)
+    if external_id in (None, ""):
+        errors.append(f"id: missing ({mapping.id})")
+    try:
+        row["source_updated_at"] = _datetime(_get(record, mapping.updated_at))
+        if mapping.created_at and _get(record, mapping.created_at):
+            row["source_created_at"] = _datetime(_get(record, mapping.created_at))
+    except (ValueError, TypeError) as exc:
+        errors.append(f"timestamps: {exc}")
+    if errors:
+        return None, errors
+    row["external_id"] = str(external_id)
+    row["archived"] = bool(_get(record, mapping.archived)) if mapping.archived else False
+    return row, []

@@ -1,0 +1,1 @@
+"""The operator's CLI: connections, syncs, status, and the demo."""

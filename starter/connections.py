@@ -1,0 +1,57 @@
+"""Adding, updating and removing connections: settings validated up front, secrets to the vault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from connectors.registry import UnknownProvider, mappings, validate_settings
+from store import connections, vault
+from store.db import engine
+
+
+class InvalidConnection(ValueError):
+    """The connection's settings or mappings are not valid; the message says where."""
+
+
+def validate(provider: str, config: dict[str, Any]) -> None:
+    """Reject bad settings and mappings now, not halfway through a sync."""
+    settings = {k: v for k, v in config.items() if k != "mappings"}
+    try:
+        validate_settings(provider, settings)
+        mappings(provider, config.get("mappings"))
+    except UnknownProvider as exc:
+        raise InvalidConnection(str(exc)) from None
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidConnection(f"invalid {provider} connection settings: {details}") from None
+
+
+def add(
+    name: str, provider: str, tenant: str, config: dict[str, Any], secrets: vault.Secrets,
+    db: Engine | None = None,
+) -> None:
+    validate(provider, config)
+    vault.ensure_key()
+    with (db or engine()).begin() as conn:
+        existing = {row.name for row in connections.all_(conn)}
+        if name in existing:
+            raise InvalidConnection(f"connection {name!r} already exists (remove it first, or "
+                                    "use `connection update` to replace its credentials)")
+        connections.add(conn, name, provider, tenant, config)
+        vault.store(conn, name, secrets)
+
+
+def update_credentials(name: str, secrets: vault.Secrets, db: Engine | None = None) -> None:
+    with (db or engine()).begin() as conn:
+        connections.get(conn, name)
+        vault.store(conn, name, secrets)
+
+
+def remove(name: str, db: Engine | None = None) -> None:
+    with (db or engine()).begin() as conn:
+        connections.remove(conn, name)

@@ -1,0 +1,1 @@
+"""Destination database: schema, dialect-aware upsert, staging, sync state and credential vault."""

@@ -1,0 +1,40 @@
+"""Connections: a provider account of one tenant, with non-secret settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from store.db import utcnow
+from store.schema import connections, credentials, rejected_records, stream_state
+
+
+class UnknownConnection(LookupError):
+    pass
+
+
+def add(conn: Connection, name: str, provider: str, tenant: str, config: dict[str, Any]) -> None:
+    conn.execute(connections.insert().values(
+        name=name, provider=provider, tenant=tenant, config=config, created_at=utcnow()))
+
+
+def get(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(connections).where(connections.c.name == name)).one_or_none()
+    if row is None:
+        known = conn.execute(select(connections.c.name).order_by(connections.c.name)).scalars()
+        listed = ", ".join(known) or "none (add one with `python -m starter connection add`)"
+        raise UnknownConnection(f"unknown connection {name!r}; known: {listed}")
+    return row
+
+
+def all_(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(connections).order_by(connections.c.name)))
+
+
+def remove(conn: Connection, name: str) -> None:
+    get(conn, name)
+    conn.execute(delete(credentials).where(credentials.c.connection == name))
+    conn.execute(delete(stream_state).where(stream_state.c.connection == name))
+    conn.execute(delete(rejected_records).where(rejected_records.c.connection == name))
+    conn.execute(delete(connections).where(connections.c.name == name))

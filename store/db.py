@@ -1,0 +1,61 @@
+"""Engine creation and small time helpers shared by every store module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from sqlalchemy import Engine, create_engine, event
+
+from store.schema import metadata
+from store.settings import database_url
+
+
+def engine(url: str | None = None) -> Engine:
+    """The engine of `url`, or of the configured database; one per URL, tables created."""
+    return _engine(url or database_url())
+
+
+@cache
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        eng = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(eng, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # WAL lets the CLI read while a worker writes; the busy timeout queues writers.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(eng, "begin")
+        def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+            # Take the write lock up front: a deferred transaction that upgrades later fails
+            # with "database is locked" instead of waiting, and the vault's refresh relies on
+            # this lock to keep concurrent refreshes of one connection apart.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    else:
+        eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    metadata.create_all(eng)
+    return eng
+
+
+def utcnow() -> datetime:
+    """Naive UTC: every DateTime column holds UTC without tzinfo, on every dialect."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
+
+
+def to_ms(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    return round(value.replace(tzinfo=UTC).timestamp() * 1000)

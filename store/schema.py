@@ -1,0 +1,143 @@
+"""Every table Tributary owns, defined once."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("provider", String(50), nullable=False),
+    Column("tenant", String(200), nullable=False),
+    # Non-secret settings only (URLs, client id, page size, ...); secrets live in `credentials`.
+    Column("config", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column(
+        "connection",
+        String(200),
+        ForeignKey("connections.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # Fernet token of the JSON secrets (client secret, refresh token, access token).
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("access_expires_at", DateTime),
+    # Compare-and-set guard: a refresh only replaces the version it read.
+    Column("version", Integer, nullable=False, default=0),
+    Column("refresh_count", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+stream_state = Table(
+    "stream_state",
+    metadata,
+    Column("connection", String(200), primary_key=True),
+    Column("stream", String(100), primary_key=True),
+    Column("watermark", DateTime),
+    Column("last_success_at", DateTime),
+    Column("records_synced", Integer, nullable=False, default=0),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("errors_by_category", JSON, nullable=False, default=dict),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("window_id", String(300), primary_key=True),
+    Column("connection", String(200), nullable=False, index=True),
+    Column("stream", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("window_start", DateTime),
+    Column("window_end", DateTime, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("pages", Integer, nullable=False, default=0),
+    Column("records_upserted", Integer, nullable=False, default=0),
+    Column("records_rejected", Integer, nullable=False, default=0),
+)
+
+staged_pages = Table(
+    "staged_pages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("window_id", String(300), nullable=False),
+    Column("page_no", Integer, nullable=False),
+    Column("connection", String(200), nullable=False),
+    Column("stream", String(100), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("transformed", Text),
+    Column("fetched", Integer, nullable=False),
+    Column("valid", Integer),
+    Column("rejected", Integer),
+    Column("upserted", Integer),
+    Column("max_updated_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("window_id", "page_no", name="uq_staged_page"),
+)
+
+rejected_records = Table(
+    "rejected_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connection", String(200), nullable=False),
+    Column("stream", String(100), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("window_id", String(300), nullable=False),
+    Column("rejected_at", DateTime, nullable=False),
+    UniqueConstraint("connection", "stream", "external_id", name="uq_rejected_record"),
+)
+
+
+def _canonical(name: str, *columns: Column) -> Table:
+    """A destination table: one row per (connection, stream, external id)."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("connection", String(200), nullable=False),
+        Column("stream", String(100), nullable=False),
+        Column("external_id", String(200), nullable=False),
+        *columns,
+        Column("source_created_at", DateTime),
+        Column("source_updated_at", DateTime, nullable=False),
+        Column("archived", Boolean, nullable=False, default=False),
+        Column("synced_at", DateTime, nullable=False),
+        UniqueConstraint("connection", "stream", "external_id", name=f"uq_{name}_record"),
+    )
+
+
+contacts = _canonical(
+    "contacts",
+    Column("email", String(320), nullable=False),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("phone", String(64)),
+    Column("company", String(300)),
+    Column("lifecycle_stage", String(100)),
+)
+
+CANONICAL_TABLES: dict[str, Table] = {"contacts": contacts}

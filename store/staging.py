@@ -1,0 +1,109 @@
+"""Raw pages staged between fetch and upsert, so pages travel through history by reference."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from store.db import utcnow
+from store.schema import rejected_records, staged_pages
+
+
+def stage(
+    conn: Connection, *, window_id: str, page_no: int, connection: str, stream: str,
+    records: list[dict[str, Any]],
+) -> int:
+    """Store a fetched page; a retried fetch of the same page replaces it. Returns the page id."""
+    raw = json.dumps(records, separators=(",", ":"))
+    existing = conn.execute(
+        select(staged_pages.c.id).where(
+            staged_pages.c.window_id == window_id, staged_pages.c.page_no == page_no
+        )
+    ).scalar()
+    values = {"raw": raw, "fetched": len(records), "transformed": None, "valid": None,
+              "rejected": None, "upserted": None, "max_updated_at": None}
+    if existing is not None:
+        conn.execute(update(staged_pages).where(staged_pages.c.id == existing).values(**values))
+        return int(existing)
+    result = conn.execute(
+        staged_pages.insert().values(
+            window_id=window_id, page_no=page_no, connection=connection, stream=stream,
+            created_at=utcnow(), **values,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def load(conn: Connection, page_id: int) -> Any:
+    row = conn.execute(select(staged_pages).where(staged_pages.c.id == page_id)).one_or_none()
+    if row is None:
+        raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
+    return row
+
+
+def save_transformed(
+    conn: Connection, page_id: int, rows: list[dict[str, Any]], rejected: int
+) -> None:
+    conn.execute(
+        update(staged_pages).where(staged_pages.c.id == page_id).values(
+            transformed=json.dumps(rows, default=str, separators=(",", ":")),
+            valid=len(rows), rejected=rejected,
+        )
+    )
+
+
+def mark_upserted(
+    conn: Connection, page_id: int, upserted: int, max_updated_at: datetime | None
+) -> None:
+    conn.execute(
+        update(staged_pages).where(staged_pages.c.id == page_id).values(
+            upserted=upserted, max_updated_at=max_updated_at,
+        )
+    )
+
+
+def window_totals(conn: Connection, window_id: str) -> Any:
+    return conn.execute(
+        select(
+            func.count().label("pages"),
+            func.coalesce(func.sum(staged_pages.c.upserted), 0).label("upserted"),
+            func.coalesce(func.sum(staged_pages.c.rejected), 0).label("rejected"),
+            func.max(staged_pages.c.max_updated_at).label("max_updated_at"),
+        ).where(staged_pages.c.window_id == window_id)
+    ).one()
+
+
+def drop_window(conn: Connection, window_id: str) -> None:
+    conn.execute(delete(staged_pages).where(staged_pages.c.window_id == window_id))
+
+
+def reject(
+    conn: Connection, *, connection: str, stream: str, window_id: str,
+    rejected: list[tuple[str, str, dict[str, Any]]], accepted_ids: list[str],
+) -> None:
+    """Record (external id, error, payload) rejections; clear the ones that now pass."""
+    if accepted_ids:
+        conn.execute(
+            delete(rejected_records).where(
+                rejected_records.c.connection == connection,
+                rejected_records.c.stream == stream,
+                rejected_records.c.external_id.in_(accepted_ids),
+            )
+        )
+    now = utcnow()
+    for external_id, error, payload in rejected:
+        values = {"error": error, "payload": json.dumps(payload), "window_id": window_id,
+                  "rejected_at": now}
+        done = conn.execute(
+            update(rejected_records).where(
+                rejected_records.c.connection == connection,
+                rejected_records.c.stream == stream,
+                rejected_records.c.external_id == external_id,
+            ).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(rejected_records.insert().values(
+                connection=connection, stream=stream, external_id=external_id, **values))

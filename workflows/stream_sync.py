@@ -1,0 +1,381 @@
+"""StreamSync: one long-lived workflow per (connection, stream).
+
+A cycle refreshes the token when needed, walks the window page by page (fetch -> transform ->
+upsert, the next fetch running while the previous page is transformed and upserted), commits the
+watermark once every page is upserted, sleeps until the next cycle and continues as new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import Priority, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.describe import describe_stream
+    from activities.fetch import fetch_page
+    from activities.models import (
+        CommitRequest,
+        CommitResult,
+        FetchRequest,
+        PageRef,
+        PageTask,
+        StreamInfo,
+        StreamRef,
+        TokenRequest,
+        TokenStatus,
+    )
+    from activities.token import refresh_token
+    from activities.transform import transform_page
+    from activities.upsert import upsert_page
+    from activities.watermark import commit_watermark
+    from workflows import names
+    from workflows.inputs import (
+        Backfill,
+        SyncInput,
+        Window,
+        every_seconds,
+        parse_backfill,
+        parse_input,
+    )
+
+# Retryable categories (server_error, timeout, conflict, rate_limited) back off exponentially,
+# bounded at two minutes, for as long as it takes: an outage delays a sync, it never fails it.
+# A 429 overrides the backoff with the provider's window through next_retry_delay.
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    non_retryable_error_types=["auth_failure", "validation_error", "invalid_input"],
+)
+DB_TIMEOUT = timedelta(minutes=2)
+PROVIDER_TIMEOUT = timedelta(seconds=90)
+# Keep each run's history small whatever the server suggests.
+MAX_PAGES_PER_RUN = 300
+
+
+@workflow.defn(name=names.WORKFLOW_TYPE)
+class StreamSync:
+    def __init__(self) -> None:
+        self._input: SyncInput | None = None
+        self._info: StreamInfo | None = None
+        self._paused = False
+        self._sync_now = False
+        self._blocked: str | None = None  # why the stream waits for `resume`
+        self._backfills: list[Backfill] = []
+        self._state = "starting"
+        self._window: Window | None = None
+        self._token: TokenStatus | None = None
+        self._pages_this_run = 0
+        self._totals = {"pages": 0, "fetched": 0, "upserted": 0, "rejected": 0,
+                        "token_refreshes": 0}
+        self._watermark_ms: int | None = None
+        self._last_signal_error: str | None = None
+
+    # -- signals and query ----------------------------------------------------------------
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+        self._show()
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._blocked = None
+        self._show()
+
+    @workflow.signal
+    def sync_now(self) -> None:
+        self._sync_now = True
+
+    @workflow.signal
+    def backfill(self, window: Any) -> None:
+        try:
+            self._backfills.append(parse_backfill(window))
+        except ValueError as exc:  # a bad signal must not fail the sync; say so in status
+            self._last_signal_error = str(exc)
+            workflow.logger.warning("ignored backfill signal: %s", exc)
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        window = self._window
+        return {
+            "connection": self._input.connection if self._input else None,
+            "stream": self._input.stream if self._input else None,
+            "state": self._state,
+            "paused": self._paused,
+            "blocked": self._blocked,
+            "window": None if window is None else {
+                "kind": window.kind, "start_ms": window.start_ms, "end_ms": window.end_ms,
+                "page": window.page_no, "fetched": window.fetched, "upserted": window.upserted,
+                "rejected": window.rejected,
+            },
+            "pending_backfills": len(self._backfills),
+            "watermark_ms": self._watermark_ms,
+            "this_run": dict(self._totals),
+            "last_signal_error": self._last_signal_error,
+        }
+
+    # -- main -----------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, params: Any) -> dict[str, Any]:
+        try:
+            inp = parse_input(params)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="invalid_input", non_retryable=True) from None
+        self._input = inp
+        self._paused = self._paused or inp.paused
+        self._backfills = list(inp.backfills) + self._backfills
+        info = await workflow.execute_activity(
+            describe_stream, StreamRef(inp.connection, inp.stream), task_queue=names.DB_QUEUE,
+            start_to_close_timeout=DB_TIMEOUT, retry_policy=RETRY,
+        )
+        self._info = info
+        self._watermark_ms = info.watermark_ms
+        self._tag(info)
+
+        cycle_due = inp.next_cycle_at_ms is None or self._now_ms() >= inp.next_cycle_at_ms
+        if inp.window is not None:  # a window interrupted by continue-as-new
+            await self._run_window(inp.window)
+            cycle_due = False
+        while self._backfills:
+            request = self._backfills[0]
+            end = request.until_ms or self._now_ms()
+            await self._run_window(self._new_window("backfill", request.since_ms, end))
+            self._backfills.pop(0)
+        if cycle_due or self._sync_now:
+            self._sync_now = False
+            await self._run_window(self._cycle_window(inp))
+
+        summary = {"connection": inp.connection, "stream": inp.stream,
+                   "watermark_ms": self._watermark_ms, **self._totals}
+        if inp.every is None and not self._backfills:
+            self._state = "completed"
+            self._show()
+            return summary
+        next_at = (inp.next_cycle_at_ms if not cycle_due and inp.next_cycle_at_ms
+                   else self._now_ms() + every_seconds(inp.every or "0s") * 1000)
+        self._state = "sleeping"
+        self._show(f"next cycle in {max(next_at - self._now_ms(), 0) // 1000}s "
+                   "(signal `sync_now` to start it now)")
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._sync_now or bool(self._backfills),
+                timeout=timedelta(milliseconds=max(next_at - self._now_ms(), 0)),
+            )
+        if self._sync_now:
+            next_at = self._now_ms()
+        self._continue_as_new(inp, window=None, next_cycle_at_ms=next_at)
+        raise AssertionError("unreachable")
+
+    # -- windows --------------------------------------------------------------------------
+    def _now_ms(self) -> int:
+        return int(workflow.now().timestamp() * 1000)
+
+    def _new_window(self, kind: str, start_ms: int | None, end_ms: int) -> Window:
+        info = workflow.info()
+        return Window(
+            window_id=f"{info.workflow_id}/{kind}/{start_ms or 0}-{end_ms}",
+            kind=kind, start_ms=start_ms, end_ms=end_ms,  # type: ignore[arg-type]
+        )
+
+    def _cycle_window(self, inp: SyncInput) -> Window:
+        assert self._info is not None
+        end = self._now_ms()
+        if inp.full_refresh or self._watermark_ms is None:
+            return self._new_window("full_refresh", None, end)
+        start = max(self._watermark_ms - self._info.lookback_ms, 0)
+        return self._new_window("incremental", start, end)
+
+    async def _run_window(self, window: Window) -> CommitResult:
+        self._window = window
+        self._state = "syncing"
+        self._show()
+        ref = await self._fetch(window)
+        while True:
+            await self._wait_while_paused()
+            stop = self._should_continue_as_new()
+            next_fetch: asyncio.Task[PageRef] | None = None
+            if ref.next_cursor is not None and not stop:
+                ahead = window.model_copy(update={"page_no": window.page_no + 1,
+                                                  "cursor": ref.next_cursor})
+                next_fetch = asyncio.ensure_future(self._fetch(ahead))
+            await self._process(window, ref)
+            window.page_no += 1
+            window.cursor = ref.next_cursor
+            self._show()
+            if ref.next_cursor is None:
+                break
+            if next_fetch is None:
+                assert self._input is not None
+                self._continue_as_new(self._input, window=window,
+                                      next_cycle_at_ms=self._input.next_cycle_at_ms)
+            ref = await next_fetch  # type: ignore[misc]
+        result: CommitResult = await self._activity(
+            commit_watermark,
+            CommitRequest(self._conn(), self._stream(), window.window_id, window.end_ms,
+                          advance_watermark=window.kind != "backfill"),
+        )
+        if window.kind != "backfill":
+            self._watermark_ms = result.watermark_ms
+        self._window = None
+        return result
+
+    async def _process(self, window: Window, ref: PageRef) -> None:
+        window.fetched += ref.fetched
+        self._totals["fetched"] += ref.fetched
+        self._totals["pages"] += 1
+        self._pages_this_run += 1
+        if ref.fetched == 0:
+            return
+        task = PageTask(self._conn(), self._stream(), window.window_id, ref.page_id)
+        transformed = await self._activity(transform_page, task)
+        upserted = await self._activity(upsert_page, task)
+        window.rejected += transformed.rejected
+        window.upserted += upserted.upserted
+        self._totals["rejected"] += transformed.rejected
+        self._totals["upserted"] += upserted.upserted
+
+    # -- provider calls -------------------------------------------------------------------
+    async def _fetch(self, window: Window) -> PageRef:
+        assert self._info is not None
+        request = FetchRequest(
+            self._conn(), self._stream(), window.window_id, window.kind, window.start_ms,
+            window.end_ms, window.page_no, window.cursor,
+        )
+        refreshed_after_401 = False
+        while True:
+            await self._ensure_token()
+            try:
+                return await workflow.execute_activity(
+                    fetch_page, request, task_queue=names.provider_queue(self._info.provider),
+                    start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
+                    priority=Priority(fairness_key=self._conn()),
+                    summary=f"{window.kind} page {window.page_no}",
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if (isinstance(cause, ApplicationError) and cause.type == "auth_failure"
+                        and not refreshed_after_401):
+                    # One refresh after a 401, then a person has to re-authorize.
+                    refreshed_after_401 = True
+                    version = (cause.details[0] or {}).get("credential_version") \
+                        if cause.details else None
+                    await self._refresh(stale_version=version if version is not None else -1)
+                    continue
+                await self._block(err)
+                refreshed_after_401 = False
+
+    async def _ensure_token(self) -> None:
+        assert self._info is not None
+        token = self._token
+        if (token is None or token.expires_at_ms is None
+                or self._now_ms() >= token.expires_at_ms - self._info.refresh_margin_ms):
+            await self._refresh(stale_version=None)
+
+    async def _refresh(self, stale_version: int | None) -> None:
+        assert self._info is not None
+        while True:
+            try:
+                self._token = await workflow.execute_activity(
+                    refresh_token, TokenRequest(self._conn(), self._stream(), stale_version),
+                    task_queue=names.provider_queue(self._info.provider),
+                    start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
+                    priority=Priority(fairness_key=self._conn()),
+                )
+            except ActivityError as err:
+                await self._block(err)
+                continue
+            if self._token.refreshed:
+                self._totals["token_refreshes"] += 1
+            return
+
+    async def _activity(self, fn: Any, arg: Any) -> Any:
+        """A database step; a non-retryable failure waits for an operator instead of failing."""
+        while True:
+            try:
+                return await workflow.execute_activity(
+                    fn, arg, task_queue=names.DB_QUEUE, start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+            except ActivityError as err:
+                await self._block(err)
+
+    async def _block(self, err: ActivityError) -> None:
+        """Park the stream until `resume`; staged pages and the cursor stay as they are."""
+        cause = err.cause
+        category = cause.type if isinstance(cause, ApplicationError) else "error"
+        message = cause.message if isinstance(cause, ApplicationError) else str(err)
+        if category == "auth_failure":
+            self._state = "needs_reauthorization"
+            self._blocked = (f"needs re-authorization: {message}. Update the credentials "
+                             "(`python -m starter connection update`) then signal `resume`.")
+        else:
+            self._state = "blocked"
+            self._blocked = f"{category}: {message}. Fix the cause, then signal `resume`."
+        workflow.logger.warning("stream blocked: %s", self._blocked)
+        self._show()
+        await workflow.wait_condition(lambda: self._blocked is None)
+        self._state = "syncing"
+        self._token = None  # credentials may have been replaced while we waited
+
+    async def _wait_while_paused(self) -> None:
+        if self._paused:
+            previous, self._state = self._state, "paused"
+            self._show()
+            await workflow.wait_condition(lambda: not self._paused)
+            self._state = previous
+            self._show()
+
+    def _should_continue_as_new(self) -> bool:
+        return (self._pages_this_run >= MAX_PAGES_PER_RUN
+                or workflow.info().is_continue_as_new_suggested())
+
+    def _continue_as_new(
+        self, inp: SyncInput, window: Window | None, next_cycle_at_ms: int | None
+    ) -> None:
+        carried = inp.model_copy(update={
+            "paused": self._paused, "backfills": self._backfills, "window": window,
+            "next_cycle_at_ms": next_cycle_at_ms,
+        })
+        workflow.continue_as_new(carried.model_dump(mode="json", exclude_defaults=True))
+
+    # -- presentation ---------------------------------------------------------------------
+    def _conn(self) -> str:
+        assert self._input is not None
+        return self._input.connection
+
+    def _stream(self) -> str:
+        assert self._input is not None
+        return self._input.stream
+
+    def _tag(self, info: StreamInfo) -> None:
+        wanted = {
+            names.CONNECTION: info.connection, names.STREAM: info.stream,
+            names.PROVIDER: info.provider, names.TENANT: info.tenant,
+        }
+        current = workflow.info().typed_search_attributes
+        updates = [key.value_set(value) for key, value in wanted.items()
+                   if current.get(key) != value]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def _show(self, extra: str | None = None) -> None:
+        """The workflow's current details in the Web UI: where the sync is and what it waits for."""
+        lines = [f"**{self._state}**"]
+        if self._blocked:
+            lines.append(self._blocked)
+        if self._paused:
+            lines.append("paused: signal `resume` to continue")
+        if self._window is not None:
+            w = self._window
+            lines.append(f"{w.kind} window, page {w.page_no}: {w.fetched} fetched, "
+                         f"{w.upserted} upserted, {w.rejected} rejected")
+        if extra:
+            lines.append(extra)
+        workflow.set_current_details("\n\n".join(lines))
