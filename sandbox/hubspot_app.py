@@ -134,7 +134,8 @@ async def _serve_fault(
             error_body(message, "INTERNAL_ERROR"), status, headers=_retry_after(fault)
         )
     if fault.kind == "rate_limit":
-        return JSONResponse(ten_secondly_body(), 429, headers=_retry_after(fault))
+        headers = sandbox.limit_headers(search=False) | _retry_after(fault)
+        return JSONResponse(ten_secondly_body(), 429, headers=headers)
     if fault.kind == "daily_limit":
         return JSONResponse(daily_body(), 429, headers=_retry_after(fault))
     if fault.kind == "error_200":

@@ -164,6 +164,7 @@ def deal_properties(rng: random.Random, object_id: int, invalid: bool) -> Proper
         "amount": str(rng.randint(1, 500) * 100),
         "dealstage": rng.choice(DEAL_STAGES),
         "pipeline": "default",
+        "closedate": iso(BASE_MS + rng.randrange(365 * DAY_MS)),
     }
 
 

@@ -288,6 +288,8 @@ class HubSpotSandbox:
     ) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
         if target not in FAULT_TARGETS:
             raise ValueError(
                 f"unknown fault target {target!r}; expected one of {sorted(FAULT_TARGETS)}"
@@ -368,6 +370,11 @@ class HubSpotSandbox:
                 "EXPIRED_AUTHENTICATION",
                 context={"expire time": [data.iso(int(expiry * 1000))]},
             )
+
+    def limit_headers(self, search: bool) -> dict[str, str]:
+        """The rate-limit headers a response would carry now (injected 429s carry them too)."""
+        with self._lock:
+            return self._limit_headers(time.monotonic(), search)
 
     def admit(self, search: bool) -> tuple[dict[str, str], dict[str, Any] | None]:
         """Rate-limit headers for the response, and a 429 body when the request is refused."""

@@ -100,12 +100,12 @@ class ObjectStore:
     def page(self, after: int, limit: int, archived: bool) -> tuple[list[Record], int | None]:
         """Records in ascending id order from id `after`, plus the next page's first id, if any."""
         found: list[Record] = []
-        for object_id in self.ids[bisect_left(self.ids, after) :]:
-            record = self.records[object_id]
+        for index in range(bisect_left(self.ids, after), len(self.ids)):
+            record = self.records[self.ids[index]]
             if (record.archived_ms is not None) != archived:
                 continue
             if len(found) == limit:
-                return found, object_id
+                return found, record.id
             found.append(record)
         return found, None
 

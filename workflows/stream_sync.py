@@ -76,6 +76,7 @@ class StreamSync:
                         "token_refreshes": 0}
         self._watermark_ms: int | None = None
         self._last_signal_error: str | None = None
+        self._last_window: dict[str, Any] | None = None
 
     # -- signals and query ----------------------------------------------------------------
     @workflow.signal
@@ -115,6 +116,7 @@ class StreamSync:
                 "page": window.page_no, "fetched": window.fetched, "upserted": window.upserted,
                 "rejected": window.rejected,
             },
+            "last_window": self._last_window,
             "pending_backfills": len(self._backfills),
             "watermark_ms": self._watermark_ms,
             "this_run": dict(self._totals),
@@ -131,10 +133,16 @@ class StreamSync:
         self._input = inp
         self._paused = self._paused or inp.paused
         self._backfills = list(inp.backfills) + self._backfills
-        info = await workflow.execute_activity(
-            describe_stream, StreamRef(inp.connection, inp.stream), task_queue=names.DB_QUEUE,
-            start_to_close_timeout=DB_TIMEOUT, retry_policy=RETRY,
-        )
+        try:
+            info = await workflow.execute_activity(
+                describe_stream, StreamRef(inp.connection, inp.stream), task_queue=names.DB_QUEUE,
+                start_to_close_timeout=DB_TIMEOUT, retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            # Say it on the workflow itself: the UI and `temporal workflow show` lead with it.
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            raise ApplicationError(message, type="invalid_input", non_retryable=True) from err
         self._info = info
         self._watermark_ms = info.watermark_ms
         self._tag(info)
@@ -223,6 +231,9 @@ class StreamSync:
         )
         if window.kind != "backfill":
             self._watermark_ms = result.watermark_ms
+        self._last_window = {"kind": window.kind, "start_ms": window.start_ms,
+                             "end_ms": window.end_ms, "pages": result.pages,
+                             "upserted": result.upserted, "rejected": result.rejected}
         self._window = None
         return result
 

@@ -89,7 +89,9 @@ def test_refresh_token_exchange_and_revocation(serve: Serve) -> None:
     assert bad.status_code == 400
     assert bad.json()["status"] == "BAD_REFRESH_TOKEN" and bad.json()["error"] == "invalid_grant"
     # Tokens issued before the revocation keep working until they expire.
-    assert client.get(CONTACTS, headers={"Authorization": f"Bearer {old_access}"}).status_code == 200
+    assert (
+        client.get(CONTACTS, headers={"Authorization": f"Bearer {old_access}"}).status_code == 200
+    )
 
     new_refresh = sb.reset_refresh_token()
     assert refresh(client, sb, refresh_token=new_refresh).status_code == 200
@@ -137,11 +139,21 @@ def test_list_paging_walks_every_record_once(serve: Serve) -> None:
     assert len(set(seen)) == 1234
 
     default = client.get(CONTACTS).json()["results"][0]["properties"]
-    assert set(default) == {"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate",
-                            "lastname"}
+    assert set(default) == {
+        "createdate",
+        "email",
+        "firstname",
+        "hs_object_id",
+        "lastmodifieddate",
+        "lastname",
+    }
     too_big = client.get(CONTACTS, params={"limit": 101})
     assert too_big.status_code == 400 and too_big.json()["category"] == "VALIDATION_ERROR"
     assert client.get("/crm/v3/objects/widgets").status_code == 404
+    one = client.get(f"{CONTACTS}/1007", params={"properties": "phone"}).json()
+    assert one["id"] == "1007" and set(one["properties"]) == {"phone"}
+    missing = client.get(f"{CONTACTS}/99999999")
+    assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
     assert client.get("/crm/v3/objects/companies").json() == {"results": []}
 
 
@@ -169,8 +181,13 @@ def test_search_range_and_sort_walks_ties_deterministically(serve: Serve) -> Non
     expected = [r["id"] for r in records if modified(r) >= since]
 
     body = {
-        "filterGroups": [{"filters": [
-            {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)}]}],
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)}
+                ]
+            }
+        ],
         "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
         "properties": ["email"],
         "limit": 200,
@@ -178,13 +195,32 @@ def test_search_range_and_sort_walks_ties_deterministically(serve: Serve) -> Non
     results, total = search_all(client, body)
     assert total == len(expected)
     assert [r["id"] for r in results] == expected
-    assert set(results[0]["properties"]) == {"email", "hs_object_id", "createdate", "lastmodifieddate"}
+    assert set(results[0]["properties"]) == {
+        "email",
+        "hs_object_id",
+        "createdate",
+        "lastmodifieddate",
+    }
 
     # Descending keeps ascending ids inside a tie; ISO values compare like epoch ms.
     until = records[-1]["properties"]["lastmodifieddate"]
-    desc = search(client, limit=200, sorts=["-lastmodifieddate"], filterGroups=[{"filters": [
-        {"propertyName": "lastmodifieddate", "operator": "BETWEEN", "value": str(since),
-         "highValue": until}]}]).json()
+    desc = search(
+        client,
+        limit=200,
+        sorts=["-lastmodifieddate"],
+        filterGroups=[
+            {
+                "filters": [
+                    {
+                        "propertyName": "lastmodifieddate",
+                        "operator": "BETWEEN",
+                        "value": str(since),
+                        "highValue": until,
+                    }
+                ]
+            }
+        ],
+    ).json()
     want = sorted(records[-5_000:], key=lambda r: (-modified(r), int(r["id"])))
     assert [r["id"] for r in desc["results"]] == [r["id"] for r in want[:200]]
 
@@ -201,15 +237,20 @@ def test_search_operators_and_filter_groups(serve: Serve) -> None:
         return [r["id"] for r in response.json()["results"]]
 
     first = records[0]["properties"]["firstname"]
-    assert ids([{"propertyName": "firstname", "operator": "EQ", "value": first.upper()}]) == [
-        r["id"] for r in records if r["properties"]["firstname"] == first][:200]
-    assert ids([{"propertyName": "hs_object_id", "operator": "IN", "values": ["1005", "1001"]}]) == [
-        "1001", "1005"]
+    assert (
+        ids([{"propertyName": "firstname", "operator": "EQ", "value": first.upper()}])
+        == [r["id"] for r in records if r["properties"]["firstname"] == first][:200]
+    )
+    assert ids(
+        [{"propertyName": "hs_object_id", "operator": "IN", "values": ["1005", "1001"]}]
+    ) == ["1001", "1005"]
     # Groups are OR'ed, filters within a group AND'ed.
     assert ids(
         [{"propertyName": "hs_object_id", "operator": "LTE", "value": "1002"}],
-        [{"propertyName": "hs_object_id", "operator": "GT", "value": "1010"},
-         {"propertyName": "hs_object_id", "operator": "LT", "value": "1013"}],
+        [
+            {"propertyName": "hs_object_id", "operator": "GT", "value": "1010"},
+            {"propertyName": "hs_object_id", "operator": "LT", "value": "1013"},
+        ],
     ) == ["1001", "1002", "1011", "1012"]
     no_phone = ids([{"propertyName": "phone", "operator": "NOT_HAS_PROPERTY"}])
     assert no_phone and all(not by_id[i]["properties"]["phone"] for i in no_phone)
@@ -290,18 +331,33 @@ def test_faults_are_served_in_order_before_auth(serve: Serve) -> None:
 @pytest.mark.parametrize(
     ("kind", "kwargs", "check"),
     [
-        ("rate_limit", {}, lambda r: r.status_code == 429 and "Retry-After" not in r.headers
-         and r.json()["policyName"] == "TEN_SECONDLY_ROLLING"),
+        (
+            "rate_limit",
+            {},
+            lambda r: (
+                r.status_code == 429
+                and "Retry-After" not in r.headers
+                and r.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+            ),
+        ),
         ("rate_limit", {"retry_after": 0.5}, lambda r: r.headers["Retry-After"] == "0.5"),
         ("daily_limit", {}, lambda r: r.status_code == 429 and r.json()["policyName"] == "DAILY"),
         ("error_200", {}, lambda r: r.status_code == 200 and r.json()["status"] == "error"),
         ("malformed_json", {}, lambda r: r.status_code == 200 and not _is_json(r.content)),
-        ("truncated", {}, lambda r: r.status_code == 200 and not _is_json(r.content)
-         and r.content.startswith(b'{"results":')),
+        (
+            "truncated",
+            {},
+            lambda r: (
+                r.status_code == 200
+                and not _is_json(r.content)
+                and r.content.startswith(b'{"results":')
+            ),
+        ),
     ],
 )
-def test_fault_kinds(serve: Serve, kind: str, kwargs: dict[str, Any],
-                     check: Callable[[httpx.Response], bool]) -> None:
+def test_fault_kinds(
+    serve: Serve, kind: str, kwargs: dict[str, Any], check: Callable[[httpx.Response], bool]
+) -> None:
     sb = HubSpotSandbox(contacts=5)
     client = serve(sb)
     sb.inject(kind, **kwargs)
@@ -341,8 +397,11 @@ def test_control_http_api(serve: Serve) -> None:
     sb = HubSpotSandbox(contacts=20, **UNLIMITED)
     client = serve(sb)
     creds = client.get("/_sandbox/credentials").json()
-    assert creds == {"client_id": "tributary-sandbox", "client_secret": sb.client_secret,
-                     "refresh_token": sb.refresh_token}
+    assert creds == {
+        "client_id": "tributary-sandbox",
+        "client_secret": sb.client_secret,
+        "refresh_token": sb.refresh_token,
+    }
     created = client.post("/_sandbox/contacts/create", json={"n": 2}).json()["ids"]
     assert created == ["1021", "1022"]
     modified_ids = client.post("/_sandbox/contacts/modify", json={"n": 3}).json()["ids"]
@@ -386,7 +445,13 @@ def test_equal_seeds_give_identical_data() -> None:
     invalid = a.invalid_ids()
     assert len(invalid) == 5
     emails = {r["id"]: r["properties"]["email"] for r in a.records()}
-    assert all(emails[i] is None or "@" not in emails[i] or " " in emails[i]
-               or emails[i].startswith("@") or emails[i].endswith("@") for i in invalid)
+    assert all(
+        emails[i] is None
+        or "@" not in emails[i]
+        or " " in emails[i]
+        or emails[i].startswith("@")
+        or emails[i].endswith("@")
+        for i in invalid
+    )
     phones = {r["properties"]["phone"] for r in a.records()}
     assert None in phones and any(p and p.startswith("+44") for p in phones)

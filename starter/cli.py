@@ -1,0 +1,188 @@
+"""`python -m starter`: connections, syncs, status and the demo.
+
+Configuration comes from the environment: DATABASE_URL, TRIBUTARY_HOME, TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE (see README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connectors.registry import SETTINGS
+from starter import connections as connection_service
+from starter.errors import USAGE, CliError, handle_errors, stderr
+from starter.reconfigure import update_connection
+from starter.secrets_input import read_secrets
+from starter.status import collect
+from starter.sync_cli import app as sync_app
+from store import connections
+from store.db import engine
+
+app = typer.Typer(
+    help="Tributary's operator CLI. Configured by DATABASE_URL, TRIBUTARY_HOME, TEMPORAL_ADDRESS "
+    "and TEMPORAL_NAMESPACE (see README.md).",
+    no_args_is_help=True, pretty_exceptions_enable=False,
+)
+connection_app = typer.Typer(help="Add, update, list and remove connections.",
+                             no_args_is_help=True)
+app.add_typer(connection_app, name="connection")
+app.add_typer(sync_app, name="sync")
+console = Console()
+
+SecretsFile = Annotated[Path | None, typer.Option(
+    "--secrets-file", help='JSON {"client_secret": ..., "refresh_token": ...}; else the env vars '
+    "TRIBUTARY_CLIENT_SECRET / TRIBUTARY_REFRESH_TOKEN; else a hidden prompt.")]
+BaseUrl = Annotated[str | None, typer.Option("--base-url", help="Provider API base URL.")]
+TokenUrl = Annotated[str | None, typer.Option("--token-url", help="OAuth token endpoint.")]
+ClientId = Annotated[str | None, typer.Option("--client-id", help="OAuth client id.")]
+ConfigFile = Annotated[Path | None, typer.Option(
+    "--config", help="JSON file of further settings (page sizes, lookback, mappings, ...).")]
+
+
+def _settings(config_file: Path | None, **flags: str | None) -> dict[str, Any]:
+    """Settings from the config file, overridden by the flags that were given."""
+    settings: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            settings = json.loads(config_file.read_text())
+        except OSError as exc:
+            raise CliError(f"cannot read {config_file}: {exc.strerror}", USAGE) from None
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{config_file} is not JSON: {exc}", USAGE) from None
+        if not isinstance(settings, dict):
+            raise CliError(f"{config_file} must hold a JSON object of settings", USAGE)
+    settings.update({key: value for key, value in flags.items() if value is not None})
+    return settings
+
+
+@connection_app.command("add")
+@handle_errors
+def connection_add(
+    name: str,
+    tenant: Annotated[str, typer.Option("--tenant", help="Whose account this is.")],
+    provider: Annotated[str, typer.Option("--provider", help=f"One of {sorted(SETTINGS)}.")],
+    client_id: ClientId = None,
+    base_url: BaseUrl = None,
+    token_url: TokenUrl = None,
+    config: ConfigFile = None,
+    secrets_file: SecretsFile = None,
+) -> None:
+    """Register a connection; settings are checked now, secrets go to the encrypted vault."""
+    settings = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
+    connection_service.validate(provider, settings)  # before prompting for secrets
+    connection_service.add(name, provider, tenant, settings, read_secrets(secrets_file))
+    console.print(f"added connection [bold]{name}[/] ({provider}, tenant {tenant})")
+
+
+@connection_app.command("update")
+@handle_errors
+def connection_update(
+    name: str,
+    client_id: ClientId = None,
+    base_url: BaseUrl = None,
+    token_url: TokenUrl = None,
+    config: ConfigFile = None,
+    secrets_file: SecretsFile = None,
+) -> None:
+    """Replace a connection's credentials (re-authorization), and any settings given."""
+    changes = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
+    with engine().connect() as conn:
+        connections.get(conn, name)  # fail on a typo before prompting for secrets
+    update_connection(name, changes, read_secrets(secrets_file))
+    console.print(f"updated connection [bold]{name}[/]: credentials replaced"
+                  + (f", settings {sorted(changes)} changed" if changes else ""))
+
+
+@connection_app.command("list")
+@handle_errors
+def connection_list() -> None:
+    """Connections and their endpoints (never their secrets)."""
+    with engine().connect() as conn:
+        rows = connections.all_(conn)
+    table = Table("name", "provider", "tenant", "base url")
+    for row in rows:
+        base_url = row.config.get("base_url") or "(provider default)"
+        table.add_row(row.name, row.provider, row.tenant, base_url)
+    console.print(table if rows else "no connections (add one with `connection add`)")
+
+
+@connection_app.command("remove")
+@handle_errors
+def connection_remove(
+    name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+) -> None:
+    """Remove a connection, its credentials, stream state and rejected records."""
+    with engine().connect() as conn:
+        connections.get(conn, name)
+    if not yes:
+        typer.confirm(f"remove connection {name!r} and its credentials and state?", abort=True)
+    connection_service.remove(name)
+    console.print(f"removed connection [bold]{name}[/]")
+
+
+HEALTH = {"green": "[green]● green[/]", "yellow": "[yellow]● yellow[/]", "red": "[red]● red[/]"}
+
+
+def _short(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else "-"
+
+
+def _live(row: dict[str, Any]) -> str:
+    live = row.get("live")
+    if not live:
+        return "-"
+    text = live.get("state") or "?"
+    if live.get("paused"):
+        text += " (paused)"
+    window = live.get("window")
+    if window:
+        text += f", page {window['page']}: {window['fetched']} fetched"
+    if live.get("blocked"):
+        text += f"\n[red]{live['blocked']}[/]"
+    return text
+
+
+@app.command("status")
+@handle_errors
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per stream.")] = False,
+) -> None:
+    """Health of every (connection, stream); works from the database when Temporal is down."""
+    rows, warning = asyncio.run(collect())
+    if warning:
+        stderr.print(warning, style="yellow", highlight=False)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("connection", "stream", "health", "last success", "watermark", "synced",
+                  "rejected", "errors", "live")
+    for row in rows:
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(row["errors_by_category"].items()))
+        table.add_row(
+            row["connection"], row["stream"], HEALTH[row["health"]],
+            _short(row["last_success_at"]) if row["last_success_at"] else "never",
+            _short(row["watermark"]),
+            str(row["records_synced"]), str(row["records_rejected"]), errors or "-", _live(row),
+        )
+    console.print(table if rows else "no connections (add one with `connection add`)")
+
+
+@app.command("demo")
+@handle_errors
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the servers running.")] = False,
+    contacts: Annotated[int, typer.Option(min=100, help="Contacts in the sandbox.")] = 3000,
+    port: Annotated[int, typer.Option(help="Temporal dev server port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+) -> None:
+    """Run Temporal, the HubSpot sandbox and a worker, and sync through injected faults."""
+    from starter.demo import run_demo  # the demo's imports are not needed by other commands
+
+    run_demo(keep=keep, contacts=contacts, port=port, ui_port=ui_port)

@@ -1,0 +1,75 @@
+"""Provider faults are retried or waited out; nothing is lost and every error is counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.conftest import wait_for_status
+
+
+async def test_token_expiry_mid_sync_refreshes_once_and_continues(make_stack: Any) -> None:
+    stack = make_stack({"list_page_size": 10}, contacts=600, seed=11)
+    handle = await stack.start()
+    await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 3)
+    stack.sandbox.expire_access_tokens()
+    summary = await handle.result()
+    # One refresh to get the first token, exactly one more after the 401.
+    assert summary["token_refreshes"] == 2
+    assert stack.sandbox.stats["token_refreshes_ok"] == 2
+    assert stack.state().errors_by_category.get("auth_failure") == 1
+    stack.assert_destination_equals_sandbox()
+
+
+async def test_429_storm_is_waited_out(make_stack: Any) -> None:
+    stack = make_stack({"list_page_size": 50}, contacts=500, seed=12, interval_ms=300)
+    stack.sandbox.inject("rate_limit", count=4)  # no Retry-After: the documented window
+    stack.sandbox.inject("rate_limit", count=2, retry_after=0.2)
+    summary = await stack.sync()
+    assert summary["upserted"] == 500
+    assert stack.sandbox.stats["responses_429"] == 6
+    assert stack.state().errors_by_category == {"rate_limited": 6}
+    stack.assert_destination_equals_sandbox()
+
+
+async def test_rolling_rate_limit_is_respected(make_stack: Any) -> None:
+    stack = make_stack({"list_page_size": 20}, contacts=400, seed=13, rate_limit=3,
+                       interval_ms=1000)
+    await stack.sync()
+    assert stack.sandbox.stats["responses_429"] >= 1  # the limit was really reached
+    stack.assert_destination_equals_sandbox()
+
+
+async def test_server_errors_and_bad_bodies_are_retried(make_stack: Any) -> None:
+    stack = make_stack({"list_page_size": 50}, contacts=300, seed=14)
+    # Consecutive failures of one page back off 1 s, 2 s, 4 s...: keep the burst short.
+    stack.sandbox.inject("server_error", count=2, status=503)
+    stack.sandbox.inject("error_200", count=1)
+    await stack.sync()
+    assert stack.state().errors_by_category == {"server_error": 3}
+    stack.assert_destination_equals_sandbox()
+
+
+async def test_malformed_and_truncated_bodies_are_retried(make_stack: Any) -> None:
+    stack = make_stack({"list_page_size": 50}, contacts=300, seed=16)
+    stack.sandbox.inject("malformed_json", count=1)
+    stack.sandbox.inject("truncated", count=1)
+    await stack.sync()
+    assert stack.state().errors_by_category == {"server_error": 2}
+    stack.assert_destination_equals_sandbox()
+
+
+async def test_revoked_refresh_token_waits_for_reauthorization(make_stack: Any) -> None:
+    from starter import connections
+    from store import vault
+
+    stack = make_stack({"list_page_size": 10}, contacts=200, seed=15)
+    stack.sandbox.revoke_refresh_token()
+    handle = await stack.start()
+    status = await wait_for_status(handle, lambda s: s["state"] == "needs_reauthorization")
+    assert "re-authorization" in status["blocked"]
+    new_token = stack.sandbox.reset_refresh_token()
+    connections.update_credentials(stack.connection,
+                                   vault.Secrets(stack.sandbox.client_secret, new_token))
+    await handle.signal("resume")
+    await handle.result()
+    stack.assert_destination_equals_sandbox()
