@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,13 +10,9 @@ import httpx
 from sqlalchemy import Connection
 from temporalio.exceptions import ApplicationError
 
+from connectors.registry import UnknownProvider, build
 from store import connections
 from store.db import engine
-
-with warnings.catch_warnings():
-    # authlib prefers the httpx2 fork but supports httpx, which the rest of Tributary uses.
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from connectors.registry import UnknownProvider, build
 
 T = TypeVar("T")
 _client: httpx.AsyncClient | None = None

@@ -8,16 +8,21 @@ sharing one last-modified millisecond are never skipped or looped on (see `_sear
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import Page, PageRequest, TokenGrant
 from connectors.errors import Category, ProviderError
+
+with warnings.catch_warnings():
+    # authlib prefers the httpx2 fork but supports httpx, which the rest of Tributary uses.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import OAuth2Client
 
 API_VERSION = "v3"  # the one place the CRM API version is pinned
 PROVIDER = "hubspot"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -66,8 +67,13 @@ FAULTS = [
 ]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a SIGTERM (make killed, CI timeout) cleans up like Ctrl-C
+
+
 def run_demo(keep: bool, contacts: int, port: int, ui_port: int) -> None:
     processes = Processes(home())
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         asyncio.run(_demo(processes, keep, contacts, port, ui_port))
         if keep:

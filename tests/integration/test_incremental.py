@@ -6,8 +6,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-
 from store.db import engine
 from store.schema import stream_state
 
