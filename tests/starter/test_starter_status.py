@@ -1,0 +1,35 @@
+"""Health rules: red while failing since the last success, yellow when never synced or stale."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from starter.status import health
+
+NOW = datetime(2025, 6, 1, 12, 0)
+
+
+def state(success_ago: float | None, error_ago: float | None) -> SimpleNamespace:
+    def at(minutes: float | None) -> datetime | None:
+        return None if minutes is None else NOW - timedelta(minutes=minutes)
+
+    return SimpleNamespace(last_success_at=at(success_ago), last_error_at=at(error_ago))
+
+
+def test_red_when_the_last_error_is_newer_than_the_last_success() -> None:
+    assert health(state(10, 5), NOW) == "red"
+    assert health(state(None, 5), NOW) == "red"
+
+
+def test_yellow_when_never_synced_or_stale() -> None:
+    assert health(None, NOW) == "yellow"
+    assert health(state(None, None), NOW) == "yellow"
+    assert health(state(61, None), NOW) == "yellow"  # default SLA: one hour
+    assert health(state(31, None), NOW, interval=timedelta(minutes=15)) == "yellow"
+
+
+def test_green_when_recent_and_not_failing_since() -> None:
+    assert health(state(10, 20), NOW) == "green"
+    assert health(state(29, None), NOW, interval=timedelta(minutes=15)) == "green"
+    assert health(state(90, None), NOW, interval=timedelta(hours=1)) == "green"
