@@ -21,6 +21,8 @@ class StreamInfo:
     lookback_ms: int
     refresh_margin_ms: int
     watermark_ms: int | None
+    # Pages one workflow run handles before it continues as new (keeps each history small).
+    pages_per_run: int = 300
 
 
 @dataclass

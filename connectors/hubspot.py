@@ -55,6 +55,7 @@ class HubSpotSettings(BaseModel):
     lookback_s: int = Field(300, ge=0)
     refresh_margin_s: int = Field(300, ge=0)
     timeout_s: float = Field(30.0, gt=0)
+    pages_per_run: int = Field(300, ge=1, le=2000)
 
 
 def _parse_ms(value: str | None) -> int | None:

@@ -2,14 +2,8 @@
 
 import os
 import sys
-import warnings
 
-import authlib.deprecate  # noqa: E402,F401  (it installs an "always" filter on import)
-
-# authlib warns about its own httpx integration on import; operators cannot act on it.
-warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-
-from starter.cli import app  # noqa: E402
+from starter.cli import app
 
 try:
     app(prog_name="python -m starter")

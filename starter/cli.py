@@ -18,7 +18,6 @@ from rich.table import Table
 from connectors.registry import SETTINGS
 from starter import connections as connection_service
 from starter.errors import USAGE, CliError, handle_errors, stderr
-from starter.reconfigure import update_connection
 from starter.secrets_input import read_secrets
 from starter.status import collect
 from starter.sync_cli import app as sync_app
@@ -95,7 +94,7 @@ def connection_update(
     changes = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
     with engine().connect() as conn:
         connections.get(conn, name)  # fail on a typo before prompting for secrets
-    update_connection(name, changes, read_secrets(secrets_file))
+    connection_service.update(name, changes, read_secrets(secrets_file))
     console.print(f"updated connection [bold]{name}[/]: credentials replaced"
                   + (f", settings {sorted(changes)} changed" if changes else ""))
 

@@ -46,10 +46,18 @@ def add(
         vault.store(conn, name, secrets)
 
 
-def update_credentials(name: str, secrets: vault.Secrets, db: Engine | None = None) -> None:
+def update(
+    name: str, changes: dict[str, Any], secrets: vault.Secrets | None, db: Engine | None = None
+) -> None:
+    """Merge `changes` into the settings (validated as a whole) and replace the credentials."""
     with (db or engine()).begin() as conn:
-        connections.get(conn, name)
-        vault.store(conn, name, secrets)
+        row = connections.get(conn, name)
+        if changes:
+            config = {**row.config, **changes}
+            validate(row.provider, config)
+            connections.set_config(conn, name, config)
+        if secrets is not None:
+            vault.store(conn, name, secrets)
 
 
 def remove(name: str, db: Engine | None = None) -> None:

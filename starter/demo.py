@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +32,6 @@ from starter import connections as connection_service
 from starter import syncs
 from starter.errors import CliError
 from starter.processes import ROOT, Processes, free_port, listening, temporal_cli
-from starter.reconfigure import update_connection
 from starter.temporal import connect, ensure_search_attributes
 from store import connections, vault
 from store.db import engine, utcnow
@@ -45,7 +45,7 @@ MODIFIED = 50
 READY_TIMEOUT_S = 60
 SYNC_TIMEOUT_S = 150
 # 8 requests a second: 30 pages take a few seconds and the sync runs into the limit for real.
-SANDBOX_LIMITS = ["--rate-limit", "8", "--interval-ms", "1000"]
+RATE_PER_S = 8
 console = Console()
 
 
@@ -113,40 +113,44 @@ async def _demo(processes: Processes, keep: bool, contacts: int, port: int, ui_p
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     processes.start("sandbox", [
         sys.executable, "-m", "sandbox", "--port", str(sandbox_port), "--contacts",
-        str(contacts), "--invalid", "5", "--seed", "42", *SANDBOX_LIMITS], env)
-    sandbox = httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox", timeout=10)
-    creds = await _wait_for_sandbox(processes, sandbox)
-    console.print(f"Sandbox: HubSpot simulator with {contacts:,} contacts (5 invalid) at "
-                  f"{sandbox_url}, rate limit 8 requests/s")
-
+        str(contacts), "--invalid", "5", "--seed", "42", "--rate-limit", str(RATE_PER_S),
+        "--interval-ms", "1000"], env)
     log = processes.start("worker", [sys.executable, str(ROOT / "worker.py")], env)
-    console.print(f"Worker: started (log {log})")
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox", timeout=10) as sandbox:
+        creds = await _wait_for_sandbox(processes, sandbox)
+        console.print(f"Sandbox: HubSpot simulator with {contacts:,} contacts (5 invalid) at "
+                      f"{sandbox_url}, rate limit {RATE_PER_S} requests/s")
+        console.print(f"Worker: started (log {log})")
+        _register(sandbox_url, creds)
+        await _stop_earlier_demo_sync(client)
+        before = _counters()
+        handle = await _syncs(processes, client, sandbox, contacts)
+        _summary(before, _counters(), (await sandbox.get("stats")).json(),
+                 time.monotonic() - started_at)
+    console.print(_commands(port, ui_port), highlight=False, soft_wrap=True)
+    if not keep:  # leave no sync running on a server that outlives the demo
+        await handle.terminate("demo finished")
 
-    _register(sandbox_url, creds)
-    await _stop_earlier_demo_sync(client)
-    before = _counters()
 
+async def _syncs(
+    processes: Processes, client: Client, sandbox: httpx.AsyncClient, contacts: int
+) -> WorkflowHandle[Any, Any]:
+    """A full sync through injected faults, then an incremental one after upstream changes."""
     console.rule("Full sync")
     handle = await syncs.start(CONNECTION, STREAM, full_refresh=True, client=client)
-    full = await _watch(processes, handle, sandbox, contacts, FAULTS,
-                        done=lambda s: s.get("state") == "completed")
+    await _watch(processes, handle, sandbox, contacts, FAULTS,
+                 done=lambda s: s.get("state") == "completed")
 
     console.rule("Incremental sync")
     modified = (await _control(sandbox, "contacts/modify", {"n": MODIFIED}))["ids"]
     console.print(f"modified {len(modified)} contacts upstream (POST /_sandbox/contacts/modify)")
     since = utcnow()
-    # `every` keeps the workflow running afterwards, ready for the pause/backfill commands below.
+    # `every` keeps the workflow running afterwards, ready for the pause/backfill commands.
     handle = await syncs.start(CONNECTION, STREAM, every="15m", client=client)
     incremental = await _watch(processes, handle, sandbox, MODIFIED, [],
                                done=lambda s: s.get("state") == "sleeping")
     _show_incremental(incremental, modified, since)
-
-    after = _counters()
-    stats = (await sandbox.get("stats")).json()
-    _summary(full, before, after, stats, time.monotonic() - started_at, ui_port)
-    if not keep:
-        await handle.terminate("demo finished")
-    await sandbox.aclose()
+    return handle
 
 
 async def _wait_for_temporal(processes: Processes, address: str) -> Client:
@@ -183,7 +187,7 @@ def _register(url: str, creds: dict[str, str]) -> None:
     with engine().connect() as conn:
         exists = any(row.name == CONNECTION for row in connections.all_(conn))
     if exists:  # from an earlier run: point it at this run's sandbox
-        update_connection(CONNECTION, settings, secrets)
+        connection_service.update(CONNECTION, settings, secrets)
         console.print(f"Connection: updated [bold]{CONNECTION}[/] (new sandbox URL, credentials)")
     else:
         connection_service.add(CONNECTION, "hubspot", TENANT, settings, secrets)
@@ -303,8 +307,7 @@ def _show_incremental(status: dict[str, Any], modified: list[str], since: dateti
 
 
 def _summary(
-    full: dict[str, Any], before: dict[str, Any], after: dict[str, Any], stats: dict[str, Any],
-    seconds: float, ui_port: int,
+    before: dict[str, Any], after: dict[str, Any], stats: dict[str, Any], seconds: float
 ) -> None:
     errors = {k: v - before["errors"].get(k, 0) for k, v in after["errors"].items()}
     errors = {k: v for k, v in errors.items() if v}
@@ -319,18 +322,33 @@ def _summary(
     table.add_row("provider saw", f"{stats['requests']} requests, {stats['responses_429']} × 429")
     table.add_row("duration", f"{seconds:.0f} s")
     console.print(table)
+
+
+def _commands(port: int, ui_port: int) -> str:
+    """Where to look next; the commands are copy-pasteable from the project directory."""
+    python, temporal = _runnable(sys.executable), _runnable(temporal_cli())
+    if port != 7233:
+        temporal += f" --address localhost:{port}"
+    starter = f"{python} -m starter"
     ui = (f"http://localhost:{ui_port}/namespaces/default/workflows?query="
           f"WorkflowId%3D%22{WORKFLOW_ID.replace('/', '%2F')}%22")
-    console.print(f"\nWeb UI: {ui}")
-    console.print(
-        "\nWith the servers up ([bold]make demo KEEP=1[/]), try:\n"
-        f"  python -m starter status\n"
-        f"  python -m starter sync status {CONNECTION} {STREAM}\n"
-        f"  python -m starter sync pause {CONNECTION} {STREAM}\n"
-        f"  python -m starter sync backfill {CONNECTION} {STREAM} --since 2024-03-01T00:00:00Z\n"
-        f"  temporal workflow show --workflow-id {WORKFLOW_ID}\n"
-        f"  temporal workflow query --workflow-id {WORKFLOW_ID} --type status\n"
-        f"  temporal workflow signal --workflow-id {WORKFLOW_ID} --name backfill "
-        "--input '{\"since\": \"2024-03-01T00:00:00Z\"}'",
-        highlight=False,
+    return (
+        f"\nWeb UI: {ui}\n"
+        "\nWith the servers up (make demo KEEP=1), try:\n"
+        f"  {starter} status\n"
+        f"  {starter} sync status {CONNECTION} {STREAM}\n"
+        f"  {starter} sync pause {CONNECTION} {STREAM}\n"
+        f"  {starter} sync backfill {CONNECTION} {STREAM} --since 2024-03-01T00:00:00Z\n"
+        f"  {temporal} workflow show --workflow-id {WORKFLOW_ID}\n"
+        f"  {temporal} workflow query --workflow-id {WORKFLOW_ID} --type status\n"
+        f"  {temporal} workflow signal --workflow-id {WORKFLOW_ID} --name backfill "
+        "--input '{\"since\": \"2024-03-01T00:00:00Z\"}'"
     )
+
+
+def _runnable(path: str) -> str:
+    """A path to copy-paste: relative to the current directory when inside it (.venv/bin/...)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path

@@ -53,17 +53,6 @@ def _snapshot(conn: Connection) -> tuple[dict[Key, Any], dict[Key, int]]:
     return states, {(c, s): int(n) for c, s, n in counted}
 
 
-async def _every(client: Client, wid: str) -> timedelta | None:
-    """The running sync's interval, from its current run's input (continue-as-new carries it)."""
-    handle = client.get_workflow_handle(wid)
-    async for event in handle.fetch_history_events(page_size=1):
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        params = (await client.data_converter.decode(payloads))[0] if payloads else {}
-        every = params.get("every") if isinstance(params, dict) else None
-        return timedelta(seconds=every_seconds(every)) if every else None
-    return None
-
-
 async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, timedelta | None]]:
     """Status query result and interval of each running sync among `keys`."""
     running = {
@@ -80,7 +69,8 @@ async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, 
                 "status", rpc_timeout=QUERY_TIMEOUT)
         except RPCError as exc:  # e.g. no worker polls the workflow queue right now
             result = {"state": "unknown", "error": f"status query failed: {exc.message}"}
-        found[key] = (result, await _every(client, wid))
+        every = result.get("every")
+        found[key] = (result, timedelta(seconds=every_seconds(every)) if every else None)
     return found
 
 

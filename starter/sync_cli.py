@@ -22,6 +22,8 @@ console = Console()
 
 Connection = Annotated[str, typer.Argument(help="Connection name.")]
 Stream = Annotated[str, typer.Argument(help="Stream, e.g. contacts.")]
+AnyStream = Annotated[str | None, typer.Argument(
+    help="Stream, e.g. contacts; leave out to signal every running sync of the connection.")]
 
 
 @app.command("start")
@@ -49,28 +51,34 @@ def start(
         console.print_json(data=summary)
 
 
-def _signal(connection: str, stream: str, name: str, arg: Any = None) -> None:
-    asyncio.run(syncs.signal(connection, stream, name, arg))
-    console.print(f"signalled [bold]{name}[/] to {workflow_id(connection, stream)}")
+def _signal(connection: str, stream: str | None, name: str, arg: Any = None) -> None:
+    if stream is not None:
+        asyncio.run(syncs.signal(connection, stream, name, arg))
+        console.print(f"signalled [bold]{name}[/] to {workflow_id(connection, stream)}")
+        return
+    ids = asyncio.run(syncs.signal_connection(connection, name, arg))
+    if not ids:
+        raise CliError(f"no running sync of connection {connection!r}")
+    console.print(f"signalled [bold]{name}[/] to {', '.join(ids)}")
 
 
 @app.command("pause")
 @handle_errors
-def pause(connection: Connection, stream: Stream) -> None:
+def pause(connection: Connection, stream: AnyStream = None) -> None:
     """Pause between pages; survives continue-as-new."""
     _signal(connection, stream, "pause")
 
 
 @app.command("resume")
 @handle_errors
-def resume(connection: Connection, stream: Stream) -> None:
+def resume(connection: Connection, stream: AnyStream = None) -> None:
     """Resume a paused or blocked sync."""
     _signal(connection, stream, "resume")
 
 
 @app.command("now")
 @handle_errors
-def now(connection: Connection, stream: Stream) -> None:
+def now(connection: Connection, stream: AnyStream = None) -> None:
     """Start the next cycle now instead of waiting for `every`."""
     _signal(connection, stream, "sync_now")
 
@@ -79,8 +87,8 @@ def now(connection: Connection, stream: Stream) -> None:
 @handle_errors
 def backfill(
     connection: Connection,
-    stream: Stream,
     since: Annotated[str, typer.Option(help="ISO date/time, e.g. 2025-01-01T00:00:00Z.")],
+    stream: AnyStream = None,
     until: Annotated[str | None, typer.Option(help="ISO date/time (default: now).")] = None,
 ) -> None:
     """Re-sync a time range; the watermark never moves backwards."""
@@ -119,6 +127,10 @@ def status(
                       f"{_when(window['end_ms'])}")
         table.add_row("progress", f"page {window['page']}: {window['fetched']} fetched, "
                       f"{window['upserted']} upserted, {window['rejected']} rejected")
+    last = result.get("last_window")
+    if last:
+        table.add_row("last window", f"{last['kind']}: {last['pages']} pages, "
+                      f"{last['upserted']} upserted, {last['rejected']} rejected")
     table.add_row("watermark", _when(result.get("watermark_ms")))
     table.add_row("pending backfills", str(result.get("pending_backfills", 0)))
     table.add_row("this run", ", ".join(f"{k} {v}" for k, v in result["this_run"].items()))

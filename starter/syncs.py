@@ -15,7 +15,7 @@ from starter.temporal_client import connect_or_fail
 from store import connections
 from store.db import engine
 from workflows.inputs import parse_input
-from workflows.names import WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
+from workflows.names import CONNECTION, WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=5)
 SIGNALS = {"pause": "pause", "resume": "resume", "now": "sync_now", "backfill": "backfill"}
@@ -84,6 +84,21 @@ async def signal(
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise _not_running(connection, stream) from None
         raise
+
+
+async def signal_connection(
+    connection: str, name: str, arg: Any = None, client: Client | None = None
+) -> list[str]:
+    """Signal every running sync of a connection (found by search attribute); their ids."""
+    with engine().connect() as conn:
+        connections.get(conn, connection)
+    client = client or await connect_or_fail()
+    query = f"{CONNECTION.name} = '{connection}' AND ExecutionStatus = 'Running'"
+    ids = [execution.id async for execution in client.list_workflows(query)]
+    for wid in ids:
+        handle = client.get_workflow_handle(wid)
+        await (handle.signal(name) if arg is None else handle.signal(name, arg))
+    return ids
 
 
 async def status(connection: str, stream: str, client: Client | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from store.db import utcnow
 from store.schema import connections, credentials, rejected_records, stream_state
@@ -26,6 +26,10 @@ def get(conn: Connection, name: str) -> Any:
         listed = ", ".join(known) or "none (add one with `python -m starter connection add`)"
         raise UnknownConnection(f"unknown connection {name!r}; known: {listed}")
     return row
+
+
+def set_config(conn: Connection, name: str, config: dict[str, Any]) -> None:
+    conn.execute(update(connections).where(connections.c.name == name).values(config=config))
 
 
 def all_(conn: Connection) -> list[Any]:

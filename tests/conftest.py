@@ -50,20 +50,26 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-def _postgres_url() -> str:
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of this test run's own, so concurrent runs on one database never collide."""
     url = POSTGRES_URL
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    schema = f"tributary_test_{os.getpid()}"
     try:
-        with create_engine(url).connect() as conn:
-            conn.execute(text("select 1"))
+        with create_engine(url).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     except OperationalError as exc:
         pytest.fail(
             f"PostgreSQL is unreachable at {url} ({exc.orig}). Start it with "
             "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or set "
             "TEST_DATABASE_URL to a reachable database."
         )
-    return url
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    with create_engine(url).begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,7 +78,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'tributary.db'}"
     else:
-        url = _postgres_url()
+        url = request.getfixturevalue("postgres_url")
         eng = create_engine(url)
         metadata.drop_all(eng)
         metadata.create_all(eng)

@@ -55,8 +55,6 @@ RETRY = RetryPolicy(
 )
 DB_TIMEOUT = timedelta(minutes=2)
 PROVIDER_TIMEOUT = timedelta(seconds=90)
-# Keep each run's history small whatever the server suggests.
-MAX_PAGES_PER_RUN = 300
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)
@@ -108,6 +106,7 @@ class StreamSync:
         return {
             "connection": self._input.connection if self._input else None,
             "stream": self._input.stream if self._input else None,
+            "every": self._input.every if self._input else None,
             "state": self._state,
             "paused": self._paused,
             "blocked": self._blocked,
@@ -344,7 +343,9 @@ class StreamSync:
             self._show()
 
     def _should_continue_as_new(self) -> bool:
-        return (self._pages_this_run >= MAX_PAGES_PER_RUN
+        assert self._info is not None
+        # Keep each run's history small whatever the server suggests.
+        return (self._pages_this_run >= self._info.pages_per_run
                 or workflow.info().is_continue_as_new_suggested())
 
     def _continue_as_new(

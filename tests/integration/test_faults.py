@@ -68,8 +68,8 @@ async def test_revoked_refresh_token_waits_for_reauthorization(make_stack: Any) 
     status = await wait_for_status(handle, lambda s: s["state"] == "needs_reauthorization")
     assert "re-authorization" in status["blocked"]
     new_token = stack.sandbox.reset_refresh_token()
-    connections.update_credentials(stack.connection,
-                                   vault.Secrets(stack.sandbox.client_secret, new_token))
+    connections.update(stack.connection, {},
+                       vault.Secrets(stack.sandbox.client_secret, new_token))
     await handle.signal("resume")
     await handle.result()
     stack.assert_destination_equals_sandbox()

@@ -148,3 +148,15 @@ async def test_second_start_of_a_running_sync_is_refused(
     status = await asyncio.to_thread(cli, "status", "--json", env=env)
     [row] = [r for r in json.loads(status.stdout) if r["connection"] == stack.connection]
     assert row["live"]["state"] in {"starting", "syncing", "sleeping"}
+
+    # Without a stream, a signal reaches every running sync of the connection, found by its
+    # search attribute once the workflow has tagged itself (visibility is eventually consistent).
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        paused = await asyncio.to_thread(cli, "sync", "pause", stack.connection, env=env)
+        if paused.exit_code == 0 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert f"signalled pause to {workflow_id(stack.connection, 'contacts')}" in paused.output
+    handle = temporal.client.get_workflow_handle(workflow_id(stack.connection, "contacts"))
+    assert (await handle.query("status"))["paused"] is True
