@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
+from activities.heartbeat import HeartbeatInterceptor
 from activities.token import refresh_token
 from activities.transform import transform_page
 from activities.upsert import upsert_page
@@ -30,7 +31,7 @@ GRACE = timedelta(seconds=20)
 
 
 def build_workers(client: Client) -> list[Worker]:
-    common = {"graceful_shutdown_timeout": GRACE}
+    common = {"graceful_shutdown_timeout": GRACE, "interceptors": [HeartbeatInterceptor()]}
     workers = [
         Worker(client, task_queue=WORKFLOW_QUEUE, workflows=[StreamSync],
                # Eager starts would run provider activities in this process, bypassing the

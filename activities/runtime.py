@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from temporalio.exceptions import ApplicationError
 
 from connectors.registry import UnknownProvider, build
@@ -32,7 +33,19 @@ def _in_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run `fn(conn, ...)` in one transaction on a thread, off the event loop."""
-    return await asyncio.to_thread(_in_transaction, fn, *args, **kwargs)
+    try:
+        return await asyncio.to_thread(_in_transaction, fn, *args, **kwargs)
+    except DBAPIError as exc:
+        # SQLAlchemy's text carries the statement and its parameters (record values): keep
+        # them out of workflow history, say only what failed.
+        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else type(exc).__name__
+        category = (
+            "database_unavailable" if isinstance(exc, OperationalError | InterfaceError)
+            else "database_error"
+        )
+        raise ApplicationError(
+            f"{category}: {type(exc.orig).__name__}: {reason}", type=category
+        ) from None
 
 
 def invalid_input(message: str) -> ApplicationError:

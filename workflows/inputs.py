@@ -70,6 +70,8 @@ class SyncInput(BaseModel):
     stream: str = Field(min_length=1, max_length=100)
     every: str | None = None
     full_refresh: bool = False
+    # false: run only the given backfills (a schedule's backfill of a past range), no cycle.
+    cycle: bool = True
     # Carried across continue-as-new; people leave these out.
     paused: bool = False
     backfills: list[Backfill] = []

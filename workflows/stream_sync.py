@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -55,6 +55,9 @@ RETRY = RetryPolicy(
 )
 DB_TIMEOUT = timedelta(minutes=2)
 PROVIDER_TIMEOUT = timedelta(seconds=90)
+# Activities heartbeat every 2 s (activities.heartbeat): a dead worker's attempt is retried
+# after this, not after the whole start-to-close timeout.
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)
@@ -65,6 +68,7 @@ class StreamSync:
         self._paused = False
         self._sync_now = False
         self._blocked: str | None = None  # why the stream waits for `resume`
+        self._blocked_since_ms: int | None = None
         self._backfills: list[Backfill] = []
         self._state = "starting"
         self._window: Window | None = None
@@ -110,6 +114,7 @@ class StreamSync:
             "state": self._state,
             "paused": self._paused,
             "blocked": self._blocked,
+            "blocked_since_ms": self._blocked_since_ms if self._blocked else None,
             "window": None if window is None else {
                 "kind": window.kind, "start_ms": window.start_ms, "end_ms": window.end_ms,
                 "page": window.page_no, "fetched": window.fetched, "upserted": window.upserted,
@@ -136,6 +141,7 @@ class StreamSync:
             info = await workflow.execute_activity(
                 describe_stream, StreamRef(inp.connection, inp.stream), task_queue=names.DB_QUEUE,
                 start_to_close_timeout=DB_TIMEOUT, retry_policy=RETRY,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
             )
         except ActivityError as err:
             # Say it on the workflow itself: the UI and `temporal workflow show` lead with it.
@@ -155,7 +161,7 @@ class StreamSync:
             end = request.until_ms or self._now_ms()
             await self._run_window(self._new_window("backfill", request.since_ms, end))
             self._backfills.pop(0)
-        if cycle_due or self._sync_now:
+        if inp.cycle and (cycle_due or self._sync_now):
             self._sync_now = False
             await self._run_window(self._cycle_window(inp))
 
@@ -265,6 +271,7 @@ class StreamSync:
                 return await workflow.execute_activity(
                     fetch_page, request, task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     priority=Priority(fairness_key=self._conn()),
                     summary=f"{window.kind} page {window.page_no}",
                 )
@@ -296,6 +303,7 @@ class StreamSync:
                     refresh_token, TokenRequest(self._conn(), self._stream(), stale_version),
                     task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     priority=Priority(fairness_key=self._conn()),
                 )
             except ActivityError as err:
@@ -311,7 +319,7 @@ class StreamSync:
             try:
                 return await workflow.execute_activity(
                     fn, arg, task_queue=names.DB_QUEUE, start_to_close_timeout=DB_TIMEOUT,
-                    retry_policy=RETRY,
+                    retry_policy=RETRY, heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 )
             except ActivityError as err:
                 await self._block(err)
@@ -328,6 +336,7 @@ class StreamSync:
         else:
             self._state = "blocked"
             self._blocked = f"{category}: {message}. Fix the cause, then signal `resume`."
+        self._blocked_since_ms = self._now_ms()
         workflow.logger.warning("stream blocked: %s", self._blocked)
         self._show()
         await workflow.wait_condition(lambda: self._blocked is None)
@@ -381,7 +390,8 @@ class StreamSync:
         """The workflow's current details in the Web UI: where the sync is and what it waits for."""
         lines = [f"**{self._state}**"]
         if self._blocked:
-            lines.append(self._blocked)
+            since = datetime.fromtimestamp((self._blocked_since_ms or 0) / 1000, UTC)
+            lines.append(f"{self._blocked} (stuck since {since.isoformat(timespec='seconds')})")
         if self._paused:
             lines.append("paused: signal `resume` to continue")
         if self._window is not None:
