@@ -17,7 +17,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-INTERVAL_S = 2.0
+INTERVAL_S = 1.0
 
 
 class _Heartbeating(ActivityInboundInterceptor):

@@ -55,9 +55,9 @@ RETRY = RetryPolicy(
 )
 DB_TIMEOUT = timedelta(minutes=2)
 PROVIDER_TIMEOUT = timedelta(seconds=90)
-# Activities heartbeat every 2 s (activities.heartbeat): a dead worker's attempt is retried
+# Activities heartbeat every second (activities.heartbeat): a dead worker's attempt is retried
 # after this, not after the whole start-to-close timeout.
-HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)

@@ -105,8 +105,9 @@ async def worker(temporal: WorkflowEnvironment, database_url: str) -> AsyncItera
         await asyncio.gather(*runs, return_exceptions=True)
 
 
-@pytest.fixture
-async def make_stack(worker: Client, database_url: str) -> AsyncIterator[Callable[..., Stack]]:
+@contextlib.asynccontextmanager
+async def stack_factory(client: Client) -> AsyncIterator[Callable[..., Stack]]:
+    """make(settings, **sandbox_args): a sandbox over HTTP and a connection registered to it."""
     servers: list[SandboxServer] = []
     stacks: list[Stack] = []
 
@@ -127,7 +128,7 @@ async def make_stack(worker: Client, database_url: str) -> AsyncIterator[Callabl
             name, "hubspot", "acme", config,
             vault.Secrets(sandbox.client_secret, sandbox.refresh_token),
         )
-        stacks.append(Stack(worker, sandbox, server.url, name))
+        stacks.append(Stack(client, sandbox, server.url, name))
         return stacks[-1]
 
     yield make
@@ -135,9 +136,15 @@ async def make_stack(worker: Client, database_url: str) -> AsyncIterator[Callabl
     # a visibility query: visibility lags behind a run that has just continued as new.
     for stack in stacks:
         with contextlib.suppress(RPCError):
-            await worker.get_workflow_handle(stack.workflow_id).terminate("test teardown")
+            await client.get_workflow_handle(stack.workflow_id).terminate("test teardown")
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+async def make_stack(worker: Client, database_url: str) -> AsyncIterator[Callable[..., Stack]]:
+    async with stack_factory(worker) as make:
+        yield make
 
 
 async def wait_for_status(
