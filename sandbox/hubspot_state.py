@@ -78,6 +78,7 @@ def _fresh_stats() -> dict[str, Any]:
         "requests": 0,
         "token_requests": 0,
         "token_refreshes_ok": 0,
+        "invalid_grants": 0,
         "responses_429": 0,
         "faults_served": 0,
         "endpoints": {},
@@ -109,11 +110,15 @@ class HubSpotSandbox:
         tie_groups: bool = True,
         companies: int = 0,
         deals: int = 0,
+        rotate_refresh_tokens: bool = False,
     ) -> None:
         self._lock = threading.Lock()
         self.seed = seed
         self.rate_limit, self.interval_ms, self.daily_limit = rate_limit, interval_ms, daily_limit
         self.token_ttl_s = token_ttl_s
+        # HubSpot echoes the same refresh token; rotation (as Salesforce can) is a test knob
+        # for refresh coordination across syncs and workers.
+        self.rotate_refresh_tokens = rotate_refresh_tokens
         # Separate generators so credentials, object types and mutations don't perturb each other.
         self._credential_rng = random.Random(f"{seed}:credentials")
         self._mutation_rng = random.Random(f"{seed}:mutations")
@@ -127,6 +132,7 @@ class HubSpotSandbox:
         self._secondly = RollingWindow(search_per_second, 1.0)
         self._daily_used = 0
         self._faults: dict[str, deque[PendingFault]] = {target: deque() for target in FAULT_TARGETS}
+        self._random_faults: dict[str, tuple[Fault, float, random.Random] | None] = {}
         self._server_errors_served = 0
         self._stats = _fresh_stats()
         self._search_cache = SearchCache()
@@ -303,6 +309,7 @@ class HubSpotSandbox:
         with self._lock:
             for queue in self._faults.values():
                 queue.clear()
+            self._random_faults.clear()
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -328,18 +335,35 @@ class HubSpotSandbox:
             if status == 429:
                 self._stats["responses_429"] += 1
 
+    def fault_rate(
+        self, kind: str, probability: float, *, seed: int = 0, target: str = "api", **options: Any
+    ) -> None:
+        """Serve `kind` to each request of target with this probability (0 stops it); seeded."""
+        if kind not in FAULT_KINDS or target not in FAULT_TARGETS:
+            raise ValueError(f"unknown fault kind {kind!r} or target {target!r}")
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be within [0, 1], got {probability}")
+        with self._lock:
+            self._random_faults[target] = (
+                (Fault(kind, **options), probability, random.Random(seed)) if probability else None
+            )
+
     def take_fault(self, target: str) -> Fault | None:
         """The next pending fault for target, resolving server_error's rotating status."""
         with self._lock:
             queue = self._faults[target]
-            if not queue:
+            random_fault = self._random_faults.get(target)
+            if queue:
+                pending = queue[0]
+                pending.remaining -= 1
+                if pending.remaining <= 0:
+                    queue.popleft()
+                fault = pending.fault
+            elif random_fault and random_fault[2].random() < random_fault[1]:
+                fault = random_fault[0]
+            else:
                 return None
-            pending = queue[0]
-            pending.remaining -= 1
-            if pending.remaining <= 0:
-                queue.popleft()
             self._stats["faults_served"] += 1
-            fault = pending.fault
             if fault.kind == "server_error" and fault.status is None:
                 status = SERVER_ERROR_ROTATION[
                     self._server_errors_served % len(SERVER_ERROR_ROTATION)
@@ -423,6 +447,7 @@ class HubSpotSandbox:
             )
         with self._lock:
             if not self._refresh_valid or form.get("refresh_token") != self.refresh_token:
+                self._stats["invalid_grants"] += 1
                 return 400, _oauth_error(
                     "BAD_REFRESH_TOKEN",
                     "refresh token is invalid, expired or revoked",
@@ -431,6 +456,8 @@ class HubSpotSandbox:
             access_token = secrets.token_urlsafe(48)
             self._access_tokens[access_token] = time.time() + self.token_ttl_s
             self._stats["token_refreshes_ok"] += 1
+            if self.rotate_refresh_tokens:  # the previous refresh token stops working now
+                self.refresh_token = self._new_refresh_token()
             return 200, {
                 "token_type": "bearer",
                 "refresh_token": self.refresh_token,
