@@ -140,9 +140,15 @@ class HubSpotConnector:
         if request.stream not in self.streams:
             raise ProviderError("validation_error", f"unknown stream {request.stream!r}",
                                 PROVIDER, "fetch")
-        if request.kind == "full_refresh":
-            return await self._list_page(client, access_token, request)
-        return await self._search_page(client, access_token, request)
+        try:
+            if request.kind == "full_refresh":
+                return await self._list_page(client, access_token, request)
+            return await self._search_page(client, access_token, request)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A 200 whose records lack the fields every HubSpot object has: the provider's
+            # fault, retried like any server error rather than crashing the activity.
+            raise ProviderError("server_error", f"malformed response: {type(exc).__name__}",
+                                PROVIDER, request.kind) from None
 
     async def _list_page(
         self, client: httpx.AsyncClient, token: str, request: PageRequest

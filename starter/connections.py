@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from connectors.registry import UnknownProvider, mappings, validate_settings
 from store import connections, vault
 from store.db import engine
+from workflows.inputs import NAME_PATTERN
 
 
 class InvalidConnection(ValueError):
@@ -35,6 +37,9 @@ def add(
     name: str, provider: str, tenant: str, config: dict[str, Any], secrets: vault.Secrets,
     db: Engine | None = None,
 ) -> None:
+    if not re.match(NAME_PATTERN, name) or len(name) > 200:
+        raise InvalidConnection(f"invalid connection name {name!r}: use letters, digits, '.', "
+                                "'_' and '-', starting with a letter or digit")
     validate(provider, config)
     vault.ensure_key()
     with (db or engine()).begin() as conn:

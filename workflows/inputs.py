@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+# Names become workflow ids, search attributes and file names: keep them plain.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _EVERY = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -66,8 +68,8 @@ class Window(BaseModel):
 class SyncInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    connection: str = Field(min_length=1, max_length=200)
-    stream: str = Field(min_length=1, max_length=100)
+    connection: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    stream: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     every: str | None = None
     full_refresh: bool = False
     # false: run only the given backfills (a schedule's backfill of a past range), no cycle.
