@@ -7,6 +7,7 @@ TEMPORAL_NAMESPACE (see README.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,10 @@ from rich.table import Table
 
 from connectors.registry import SETTINGS
 from starter import connections as connection_service
+from starter import status_view
 from starter.errors import USAGE, CliError, handle_errors, stderr
+from starter.rejected_cli import app as rejected_app
+from starter.schedule_cli import app as schedule_app
 from starter.secrets_input import read_secrets
 from starter.status import collect
 from starter.sync_cli import app as sync_app
@@ -33,6 +37,8 @@ connection_app = typer.Typer(help="Add, update, list and remove connections.",
                              no_args_is_help=True)
 app.add_typer(connection_app, name="connection")
 app.add_typer(sync_app, name="sync")
+app.add_typer(rejected_app, name="rejected")
+app.add_typer(schedule_app, name="schedule")
 console = Console()
 
 SecretsFile = Annotated[Path | None, typer.Option(
@@ -126,51 +132,28 @@ def connection_remove(
     console.print(f"removed connection [bold]{name}[/]")
 
 
-HEALTH = {"green": "[green]● green[/]", "yellow": "[yellow]● yellow[/]", "red": "[red]● red[/]"}
-
-
-def _short(iso: str | None) -> str:
-    return iso[:19].replace("T", " ") if iso else "-"
-
-
-def _live(row: dict[str, Any]) -> str:
-    live = row.get("live")
-    if not live:
-        return "-"
-    text = live.get("state") or "?"
-    if live.get("paused"):
-        text += " (paused)"
-    window = live.get("window")
-    if window:
-        text += f", page {window['page']}: {window['fetched']} fetched"
-    if live.get("blocked"):
-        text += f"\n[red]{live['blocked']}[/]"
-    return text
-
-
 @app.command("status")
 @handle_errors
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per stream.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh live until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(
+        min=0.2, help="Seconds between refreshes with --watch.")] = 2.0,
 ) -> None:
     """Health of every (connection, stream); works from the database when Temporal is down."""
+    if watch:
+        if as_json:
+            raise CliError("--watch draws a table; for machines poll `status --json`", USAGE)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(status_view.watch(console, interval))
+        return
     rows, warning = asyncio.run(collect())
     if warning:
         stderr.print(warning, style="yellow", highlight=False)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("connection", "stream", "health", "last success", "watermark", "synced",
-                  "rejected", "errors", "live")
-    for row in rows:
-        errors = ", ".join(f"{k} {v}" for k, v in sorted(row["errors_by_category"].items()))
-        table.add_row(
-            row["connection"], row["stream"], HEALTH[row["health"]],
-            _short(row["last_success_at"]) if row["last_success_at"] else "never",
-            _short(row["watermark"]),
-            str(row["records_synced"]), str(row["records_rejected"]), errors or "-", _live(row),
-        )
-    console.print(table if rows else "no connections (add one with `connection add`)")
+    console.print(status_view.render(rows, None))
 
 
 @app.command("demo")

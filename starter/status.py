@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
+from activities.staleness import sla_seconds
 from connectors.registry import STREAMS
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
 from store.db import engine, utcnow
-from store.schema import connections, rejected_records, stream_state
+from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
 from workflows.inputs import every_seconds
-from workflows.names import WORKFLOW_TYPE, workflow_id
+from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
 
-DEFAULT_SLA = timedelta(hours=1)  # staleness threshold when a stream's interval is unknown
 CONNECT_TIMEOUT_S = 2.0
 QUERY_TIMEOUT = timedelta(seconds=2)
 
 Key = tuple[str, str]
 
 
-def health(state: Any, now: datetime, interval: timedelta | None = None) -> str:
-    """red: failing since its last success; yellow: never synced or stale; green otherwise."""
+def health(
+    state: Any, now: datetime, interval: timedelta | None = None, blocked: bool = False,
+    config: dict[str, Any] | None = None,
+) -> str:
+    """red: blocked, or failing since its last success; yellow: never synced or beyond its SLA.
+
+    The SLA is the worker's staleness rule: the connection's `sla_s`, else twice the interval.
+    """
     last_success = state.last_success_at if state is not None else None
     last_error = state.last_error_at if state is not None else None
-    if last_error is not None and (last_success is None or last_error > last_success):
+    if blocked or (last_error is not None and (last_success is None or last_error > last_success)):
         return "red"
-    threshold = 2 * interval if interval is not None else DEFAULT_SLA
+    every_s = interval.total_seconds() if interval is not None else None
+    threshold = timedelta(seconds=sla_seconds(config or {}, every_s))
     if last_success is None or now - last_success > threshold:
         return "yellow"
     return "green"
@@ -39,31 +47,71 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.replace(tzinfo=UTC).isoformat()
 
 
-def _snapshot(conn: Connection) -> tuple[dict[Key, Any], dict[Key, int]]:
+@dataclass
+class Snapshot:
+    """What the database knows about every stream, read in one connection."""
+
+    states: dict[Key, Any]
+    rejected: dict[Key, int]
+    synced_24h: dict[Key, int]
+    token_refreshes: dict[str, int]  # by connection: tokens belong to the connection
+    configs: dict[str, dict[str, Any]]
+
+
+def _snapshot(conn: Connection, now: datetime) -> Snapshot:
     states: dict[Key, Any] = {
         (row.connection, row.stream): row for row in conn.execute(select(stream_state))
     }
-    for row in conn.execute(select(connections.c.name, connections.c.provider)):
+    configs = {}
+    for row in conn.execute(select(connections.c.name, connections.c.provider,
+                                   connections.c.config)):
+        configs[row.name] = row.config or {}
         for stream in STREAMS.get(row.provider, ()):
             states.setdefault((row.name, stream), None)  # a connection not synced yet
     counted = conn.execute(
         select(rejected_records.c.connection, rejected_records.c.stream, func.count())
         .group_by(rejected_records.c.connection, rejected_records.c.stream)
     )
-    return states, {(c, s): int(n) for c, s, n in counted}
+    synced = conn.execute(
+        select(sync_runs.c.connection, sync_runs.c.stream, func.sum(sync_runs.c.records_upserted))
+        .where(sync_runs.c.finished_at >= now - timedelta(hours=24))
+        .group_by(sync_runs.c.connection, sync_runs.c.stream)
+    )
+    refreshes = conn.execute(select(credentials.c.connection, credentials.c.refresh_count))
+    return Snapshot(
+        states=states,
+        rejected={(c, s): int(n) for c, s, n in counted},
+        synced_24h={(c, s): int(n or 0) for c, s, n in synced},
+        token_refreshes={c: int(n or 0) for c, n in refreshes},
+        configs=configs,
+    )
+
+
+def _key(execution: WorkflowExecution) -> Key | None:
+    """The stream a running sync works on: its search attributes, else its id.
+
+    A schedule's runs carry ids like sync/<connection>/<stream>-<time>, but the schedule sets the
+    search attributes at start, so they are found before the workflow has tagged itself.
+    """
+    attributes = execution.typed_search_attributes
+    connection, stream = attributes.get(CONNECTION), attributes.get(STREAM)
+    if connection and stream:
+        return connection, stream
+    parts = execution.id.split("/")
+    return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == "sync" else None
 
 
 async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, timedelta | None]]:
     """Status query result and interval of each running sync among `keys`."""
-    running = {
-        execution.id async for execution in client.list_workflows(
-            f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'")
-    }
+    wanted = set(keys)
+    running: dict[Key, str] = {}
+    async for execution in client.list_workflows(
+            f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"):
+        key = _key(execution)
+        if key in wanted:
+            running[key] = execution.id
     found: dict[Key, tuple[dict, timedelta | None]] = {}
-    for key in keys:
-        wid = workflow_id(*key)
-        if wid not in running:
-            continue
+    for key, wid in running.items():
         try:
             result = await client.get_workflow_handle(wid).query(
                 "status", rpc_timeout=QUERY_TIMEOUT)
@@ -74,25 +122,40 @@ async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, 
     return found
 
 
+def _since(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
 def build_rows(
-    states: dict[Key, Any], rejected: dict[Key, int],
-    live: dict[Key, tuple[dict, timedelta | None]] | None, now: datetime,
+    snapshot: Snapshot, live: dict[Key, tuple[dict, timedelta | None]] | None, now: datetime,
 ) -> list[dict[str, Any]]:
     rows = []
-    for key in sorted(states):
-        state = states[key]
+    for key in sorted(snapshot.states):
+        state = snapshot.states[key]
         status, interval = (live or {}).get(key, (None, None))
+        blocked = (status or {}).get("blocked")
+        watermark = state.watermark if state is not None else None
+        errors = dict(state.errors_by_category or {}) if state else {}
         row: dict[str, Any] = {
             "connection": key[0],
             "stream": key[1],
-            "health": health(state, now, interval),
+            "health": health(state, now, interval, blocked=bool(blocked),
+                             config=snapshot.configs.get(key[0])),
             "last_success_at": _iso(state.last_success_at) if state is not None else None,
-            "watermark": _iso(state.watermark) if state is not None else None,
+            "watermark": _iso(watermark),
+            "lag_seconds": None if watermark is None else int((now - watermark).total_seconds()),
             "records_synced": state.records_synced if state is not None else 0,
-            "records_rejected": rejected.get(key, 0),
-            "errors_by_category": dict(state.errors_by_category or {}) if state else {},
+            "records_synced_24h": snapshot.synced_24h.get(key, 0),
+            "records_rejected": snapshot.rejected.get(key, 0),
+            "errors_by_category": errors,
+            "rate_limit_waits": errors.get("rate_limited", 0),
+            "token_refreshes": snapshot.token_refreshes.get(key[0], 0),
         }
         if live is not None:
+            row["blocked"] = blocked
+            # Exposed by the workflow once it records when it blocked; None until then.
+            row["blocked_since"] = _since((status or {}).get("blocked_since_ms")) \
+                if blocked else None
             row["live"] = status
         rows.append(row)
     return rows
@@ -102,13 +165,13 @@ async def collect(
     db: Engine | None = None, target: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Rows for every known stream, and a warning when Temporal could not be asked."""
-    with (db or engine()).connect() as conn:
-        states, rejected = _snapshot(conn)
     now = utcnow()
+    with (db or engine()).connect() as conn:
+        snapshot = _snapshot(conn, now)
     try:
         client = await connect_or_fail(target, timeout=CONNECT_TIMEOUT_S)
     except TemporalUnreachable as exc:
-        return (build_rows(states, rejected, None, now),
+        return (build_rows(snapshot, None, now),
                 f"Temporal unreachable at {exc.target}: showing database state only")
-    live = await live_status(client, sorted(states))
-    return build_rows(states, rejected, live, now), None
+    live = await live_status(client, sorted(snapshot.states))
+    return build_rows(snapshot, live, now), None

@@ -22,8 +22,12 @@ console = Console()
 
 Connection = Annotated[str, typer.Argument(help="Connection name.")]
 Stream = Annotated[str, typer.Argument(help="Stream, e.g. contacts.")]
+AnyConnection = Annotated[str | None, typer.Argument(
+    help="Connection name; leave out with --tenant.", show_default=False)]
 AnyStream = Annotated[str | None, typer.Argument(
     help="Stream, e.g. contacts; leave out to signal every running sync of the connection.")]
+Tenant = Annotated[str | None, typer.Option(
+    "--tenant", help="Signal every running sync of every connection of this tenant.")]
 
 
 @app.command("start")
@@ -51,45 +55,56 @@ def start(
         console.print_json(data=summary)
 
 
-def _signal(connection: str, stream: str | None, name: str, arg: Any = None) -> None:
+def _signal(
+    connection: str | None, stream: str | None, tenant: str | None, name: str, arg: Any = None
+) -> None:
+    if (connection is None) == (tenant is None):
+        raise CliError("name a connection (and optionally a stream) or --tenant TENANT", USAGE)
     if stream is not None:
+        assert connection is not None
         asyncio.run(syncs.signal(connection, stream, name, arg))
         console.print(f"signalled [bold]{name}[/] to {workflow_id(connection, stream)}")
         return
-    ids = asyncio.run(syncs.signal_connection(connection, name, arg))
+    ids = asyncio.run(syncs.signal_many(name, arg, connection=connection, tenant=tenant))
     if not ids:
-        raise CliError(f"no running sync of connection {connection!r}")
+        scope = f"connection {connection!r}" if connection else f"tenant {tenant!r}"
+        raise CliError(f"no running sync of {scope}")
     console.print(f"signalled [bold]{name}[/] to {', '.join(ids)}")
 
 
 @app.command("pause")
 @handle_errors
-def pause(connection: Connection, stream: AnyStream = None) -> None:
+def pause(
+    connection: AnyConnection = None, stream: AnyStream = None, tenant: Tenant = None
+) -> None:
     """Pause between pages; survives continue-as-new."""
-    _signal(connection, stream, "pause")
+    _signal(connection, stream, tenant, "pause")
 
 
 @app.command("resume")
 @handle_errors
-def resume(connection: Connection, stream: AnyStream = None) -> None:
+def resume(
+    connection: AnyConnection = None, stream: AnyStream = None, tenant: Tenant = None
+) -> None:
     """Resume a paused or blocked sync."""
-    _signal(connection, stream, "resume")
+    _signal(connection, stream, tenant, "resume")
 
 
 @app.command("now")
 @handle_errors
-def now(connection: Connection, stream: AnyStream = None) -> None:
+def now(connection: AnyConnection = None, stream: AnyStream = None, tenant: Tenant = None) -> None:
     """Start the next cycle now instead of waiting for `every`."""
-    _signal(connection, stream, "sync_now")
+    _signal(connection, stream, tenant, "sync_now")
 
 
 @app.command("backfill")
 @handle_errors
 def backfill(
-    connection: Connection,
     since: Annotated[str, typer.Option(help="ISO date/time, e.g. 2025-01-01T00:00:00Z.")],
+    connection: AnyConnection = None,
     stream: AnyStream = None,
     until: Annotated[str | None, typer.Option(help="ISO date/time (default: now).")] = None,
+    tenant: Tenant = None,
 ) -> None:
     """Re-sync a time range; the watermark never moves backwards."""
     window = {"since": since} | ({"until": until} if until else {})
@@ -97,7 +112,7 @@ def backfill(
         parse_backfill(window)
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
-    _signal(connection, stream, "backfill", window)
+    _signal(connection, stream, tenant, "backfill", window)
 
 
 def _when(ms: int | None) -> str:

@@ -15,7 +15,7 @@ from starter.temporal_client import connect_or_fail
 from store import connections
 from store.db import engine
 from workflows.inputs import parse_input
-from workflows.names import CONNECTION, WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
+from workflows.names import CONNECTION, TENANT, WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=5)
 SIGNALS = {"pause": "pause", "resume": "resume", "now": "sync_now", "backfill": "backfill"}
@@ -54,6 +54,7 @@ async def start(
     check_stream(connection, stream)
     client = client or await connect_or_fail()
     wid = workflow_id(connection, stream)
+    await _refuse_scheduled(client, connection, stream)
     try:
         return await client.start_workflow(
             WORKFLOW_TYPE, params, id=wid, task_queue=WORKFLOW_QUEUE)
@@ -62,10 +63,24 @@ async def start(
                        "signal it (`sync now`, `sync pause`) instead") from None
 
 
+async def _refuse_scheduled(client: Client, connection: str, stream: str) -> None:
+    """A stream is either every-driven or schedule-driven, never both at once."""
+    sid = workflow_id(connection, stream)  # a stream's schedule shares its workflow id
+    try:
+        await client.get_schedule_handle(sid).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return
+        raise
+    raise CliError(f"{connection}/{stream} runs on schedule {sid}: use `schedule trigger` to run "
+                   "it now, or `schedule delete` first to sync it with `every`", USAGE)
+
+
 def _not_running(connection: str, stream: str) -> CliError:
     return CliError(
         f"no running sync of {connection}/{stream} (workflow {workflow_id(connection, stream)}); "
-        f"start one with `python -m starter sync start {connection} {stream}`"
+        f"start one with `python -m starter sync start {connection} {stream}` (a schedule-driven "
+        "stream's runs are steered with `python -m starter schedule ...`)"
     )
 
 
@@ -86,19 +101,53 @@ async def signal(
         raise
 
 
-async def signal_connection(
-    connection: str, name: str, arg: Any = None, client: Client | None = None
-) -> list[str]:
-    """Signal every running sync of a connection (found by search attribute); their ids."""
+def _literal(value: str) -> str:
+    """A visibility-query string literal; names with quotes cannot be matched safely."""
+    if "'" in value or "\\" in value:
+        raise CliError(f"{value!r} contains a quote or backslash; signal its streams one by one",
+                       USAGE)
+    return f"'{value}'"
+
+
+def running_query(connection: str | None = None, tenant: str | None = None) -> str:
+    """Running syncs of a connection or a tenant, by the search attributes every sync carries."""
+    key, value = (CONNECTION, connection) if connection is not None else (TENANT, tenant)
+    assert value is not None
+    return (f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' "
+            f"AND {key.name} = {_literal(value)}")
+
+
+def check_tenant(tenant: str) -> None:
     with engine().connect() as conn:
-        connections.get(conn, connection)
+        known = {row.tenant for row in connections.all_(conn)}
+    if tenant not in known:
+        raise CliError(f"no connection belongs to tenant {tenant!r}; known tenants: "
+                       f"{', '.join(sorted(known)) or '(none)'}", USAGE)
+
+
+async def signal_many(
+    name: str, arg: Any = None, *, connection: str | None = None, tenant: str | None = None,
+    client: Client | None = None,
+) -> list[str]:
+    """Signal every running sync of a connection or of a tenant; the ids signalled."""
+    if connection is not None:
+        with engine().connect() as conn:
+            connections.get(conn, connection)
+    else:
+        check_tenant(tenant or "")
+    query = running_query(connection, tenant)
     client = client or await connect_or_fail()
-    query = f"{CONNECTION.name} = '{connection}' AND ExecutionStatus = 'Running'"
-    ids = [execution.id async for execution in client.list_workflows(query)]
-    for wid in ids:
-        handle = client.get_workflow_handle(wid)
-        await (handle.signal(name) if arg is None else handle.signal(name, arg))
-    return ids
+    signalled = []
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle(execution.id)
+        try:
+            await (handle.signal(name) if arg is None else handle.signal(name, arg))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # finished since it was listed: nothing to steer
+        signalled.append(execution.id)
+    return signalled
 
 
 async def status(connection: str, stream: str, client: Client | None = None) -> dict[str, Any]:

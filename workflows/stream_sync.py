@@ -157,10 +157,10 @@ class StreamSync:
             await self._run_window(inp.window)
             cycle_due = False
         while self._backfills:
-            request = self._backfills[0]
+            # Off the list before it runs: a window cut by continue-as-new travels as `window`.
+            request = self._backfills.pop(0)
             end = request.until_ms or self._now_ms()
             await self._run_window(self._new_window("backfill", request.since_ms, end))
-            self._backfills.pop(0)
         if inp.cycle and (cycle_due or self._sync_now):
             self._sync_now = False
             await self._run_window(self._cycle_window(inp))

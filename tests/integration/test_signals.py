@@ -58,3 +58,15 @@ async def test_bad_backfill_signal_is_reported_not_fatal(make_stack: Any) -> Non
     status = await wait_for_status(handle, lambda s: s["last_signal_error"] is not None)
     assert "since" in status["last_signal_error"]
     assert status["state"] == "sleeping"
+
+
+async def test_backfill_longer_than_one_run_finishes_once(make_stack: Any) -> None:
+    stack = make_stack({"search_page_size": 20, "pages_per_run": 3}, contacts=200, seed=24)
+    handle = await stack.start(every="1h")
+    await wait_for_status(handle, lambda s: s["state"] == "sleeping")
+    await handle.signal("backfill", {"since": "2000-01-01T00:00:00Z"})
+    status = await wait_for_status(
+        handle, lambda s: s["state"] == "sleeping"
+        and (s["last_window"] or {}).get("kind") == "backfill", timeout=120)
+    assert status["pending_backfills"] == 0
+    stack.assert_destination_equals_sandbox()

@@ -33,3 +33,10 @@ def test_green_when_recent_and_not_failing_since() -> None:
     assert health(state(10, 20), NOW) == "green"
     assert health(state(29, None), NOW, interval=timedelta(minutes=15)) == "green"
     assert health(state(90, None), NOW, interval=timedelta(hours=1)) == "green"
+
+
+def test_a_connection_sla_overrides_the_interval_and_blocked_is_red() -> None:
+    assert health(state(20, None), NOW, interval=timedelta(hours=1),
+                  config={"sla_s": 600}) == "yellow"
+    assert health(state(5, None), NOW, config={"sla_s": 600}) == "green"
+    assert health(state(5, None), NOW, blocked=True) == "red"
