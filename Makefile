@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 # The Web UI test drives Debian's chromium; installed only when missing (the machine is root).
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 test: lint chromium
 	$(PY) -m pytest
