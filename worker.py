@@ -2,6 +2,12 @@
 
     python worker.py            # TEMPORAL_ADDRESS, DATABASE_URL, TRIBUTARY_HOME from the env
 
+Observability settings (env):
+    TRIBUTARY_METRICS_PORT       Prometheus /metrics port, Tributary's and the SDK's (9464; 0: off)
+    TRIBUTARY_LOG_FORMAT         json (one object per line, the default) or text
+    TRIBUTARY_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR
+    TRIBUTARY_STALENESS_CHECK_S  seconds between staleness checks (30; 0: off)
+
 SIGTERM or Ctrl-C stops polling, lets running activities finish (up to a grace period) and exits.
 """
 
@@ -15,25 +21,41 @@ import sys
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import (
+    LoggingConfig,
+    LoggingFormat,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import Worker
 
+from activities import logs, staleness
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
 from activities.heartbeat import HeartbeatInterceptor
+from activities.metrics import BUCKETS
+from activities.observe import ObservabilityInterceptor
 from activities.token import refresh_token
 from activities.transform import transform_page
 from activities.upsert import upsert_page
 from activities.watermark import commit_watermark
 from connectors.registry import SETTINGS
-from starter.temporal import connect, ensure_search_attributes
+from starter.temporal import address, ensure_search_attributes, namespace
 from workflows.names import DB_QUEUE, WORKFLOW_QUEUE, provider_queue
 from workflows.stream_sync import StreamSync
 
 GRACE = timedelta(seconds=20)
+DEFAULT_METRICS_PORT = 9464
+DEFAULT_STALENESS_CHECK_S = 30.0
+log = logging.getLogger("tributary.worker")
 
 
 def build_workers(client: Client) -> list[Worker]:
-    common = {"graceful_shutdown_timeout": GRACE, "interceptors": [HeartbeatInterceptor()]}
+    # Observability outermost, so a failed attempt is logged and explained whatever fails inside.
+    common = {"graceful_shutdown_timeout": GRACE,
+              "interceptors": [ObservabilityInterceptor(), HeartbeatInterceptor()]}
     workers = [
         Worker(client, task_queue=WORKFLOW_QUEUE, workflows=[StreamSync],
                # Eager starts would run provider activities in this process, bypassing the
@@ -51,26 +73,72 @@ def build_workers(client: Client) -> list[Worker]:
     return workers
 
 
-async def run(client: Client, stop: asyncio.Event) -> None:
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be 0 (off) or positive, not {raw!r}")
+    return value
+
+
+def _runtime(prometheus: PrometheusConfig | None, log_format: str) -> Runtime:
+    # Core's own warnings go straight to stderr, as JSON when the worker logs JSON; forwarding
+    # them through Python logging would run Python callbacks on Core's threads.
+    core_format = LoggingFormat.JSON if log_format == "json" else LoggingFormat.COMPACT
+    return Runtime(telemetry=TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                              format=core_format),
+        metrics=prometheus,
+    ))
+
+
+def build_runtime(metrics_port: int, log_format: str) -> tuple[Runtime, bool]:
+    """The SDK runtime and whether it serves /metrics."""
+    if not metrics_port:
+        return _runtime(None, log_format), False
+    try:
+        # `_total` on counters: the Prometheus naming convention, for the SDK's counters too.
+        return _runtime(PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}",
+                                         counters_total_suffix=True,
+                                         histogram_bucket_overrides=BUCKETS),
+                        log_format), True
+    except ValueError as exc:
+        # A second worker on one host: syncing matters more than its metrics.
+        log.error("metrics off for this worker: port %d: %s (set TRIBUTARY_METRICS_PORT to a "
+                  "free port, or 0)", metrics_port, exc)
+        return _runtime(None, log_format), False
+
+
+async def run(client: Client, stop: asyncio.Event, staleness_check_s: float = 0) -> None:
     await ensure_search_attributes(client)
     workers = build_workers(client)
     runs = [asyncio.create_task(w.run()) for w in workers]
+    if staleness_check_s:
+        runs.append(asyncio.create_task(staleness.watch(client, staleness_check_s, stop)))
     await stop.wait()
     await asyncio.gather(*(w.shutdown() for w in workers))
     await asyncio.gather(*runs, return_exceptions=True)
 
 
 async def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    try:
+        log_format = logs.configure()
+        metrics_port = int(_env_number("TRIBUTARY_METRICS_PORT", DEFAULT_METRICS_PORT))
+        staleness_check_s = _env_number("TRIBUTARY_STALENESS_CHECK_S", DEFAULT_STALENESS_CHECK_S)
+    except ValueError as exc:  # a bad setting: say which, no traceback
+        sys.exit(f"worker: {exc}")
+    runtime, serving = build_runtime(metrics_port, log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    client = await connect()
-    logging.getLogger("tributary.worker").info("worker connected to %s", client.namespace)
-    await run(client, stop)
+    client = await Client.connect(address(), namespace=namespace(), runtime=runtime)
+    log.info("worker connected to %s (metrics: %s)", client.namespace,
+             f"http://0.0.0.0:{metrics_port}/metrics" if serving else "off")
+    await run(client, stop, staleness_check_s)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import logs, metrics
 from activities.models import FetchRequest, PageRef
 from activities.runtime import connector_for, db, http
 from connectors.base import PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
 from store import staging, sync_state, vault
 from store.db import from_ms
+
+log = logging.getLogger("tributary.fetch")
 
 
 def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
@@ -46,21 +51,26 @@ def _stage(conn: Connection, request: FetchRequest, records: list[dict[str, Any]
 @activity.defn
 async def fetch_page(request: FetchRequest) -> PageRef:
     connector, token, version = await db(_prepare, request)
+    logs.bind(provider=connector.provider)
+    at = metrics.labels(request.connection, request.stream, connector.provider)
     page_request = PageRequest(
         stream=request.stream, kind=request.kind,  # type: ignore[arg-type]
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
         cursor=request.cursor,
     )
+    started = time.monotonic()
     try:
         page = await connector.fetch_page(http(), token, page_request)
     except ProviderError as exc:
+        metrics.provider_call(at, "fetch_page", time.monotonic() - started, exc)
         exc.credential_version = version
+        exc.page = request.page_no
         await db(sync_state.record_error, request.connection, request.stream, exc.category,
                  str(exc), exc.category not in NON_RETRYABLE)
         raise exc.to_application_error() from None
+    metrics.provider_call(at, "fetch_page", time.monotonic() - started)
     page_id = await db(_stage, request, page.records)
-    activity.logger.info(
-        "fetched page %d of %s/%s: %d records", request.page_no, request.connection,
-        request.stream, len(page.records),
-    )
+    metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
+    metrics.count(metrics.PAGES_FETCHED, 1, at)
+    log.info("fetched page %d: %d records", request.page_no, len(page.records))
     return PageRef(page_id, request.page_no, len(page.records), page.next_cursor)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import logs, metrics
 from activities.models import TokenRequest, TokenStatus
 from activities.runtime import connector_for, db
 from connectors.errors import NON_RETRYABLE, ProviderError
@@ -17,6 +19,7 @@ from store.db import to_ms, utcnow
 
 def _refresh(conn: Connection, request: TokenRequest) -> TokenStatus:
     connector, _, _ = connector_for(conn, request.connection)
+    logs.bind(provider=connector.provider)
     # The row lock (FOR UPDATE; BEGIN IMMEDIATE on SQLite) is held across the provider call, so
     # a second refresher waits and then finds the new token instead of spending the refresh
     # token again (providers that rotate it would reject the second use).
@@ -30,10 +33,18 @@ def _refresh(conn: Connection, request: TokenRequest) -> TokenStatus:
     )
     if fresh and stored.version != request.stale_version:
         return TokenStatus(stored.version, to_ms(stored.access_expires_at), refreshed=False)
-    grant = connector.refresh(stored.secrets.client_secret, stored.secrets.refresh_token)
+    at = metrics.labels(request.connection, request.stream, connector.provider)
+    started = time.monotonic()
+    try:
+        grant = connector.refresh(stored.secrets.client_secret, stored.secrets.refresh_token)
+    except ProviderError as exc:
+        metrics.provider_call(at, "refresh_token", time.monotonic() - started, exc)
+        raise
+    metrics.provider_call(at, "refresh_token", time.monotonic() - started)
     expires_at = now + timedelta(seconds=grant.expires_in_s)
     secrets = vault.Secrets(stored.secrets.client_secret, grant.refresh_token, grant.access_token)
     version = vault.rotate(conn, request.connection, stored.version, secrets, expires_at)
+    metrics.count(metrics.TOKEN_REFRESHES, 1, at)
     return TokenStatus(version, to_ms(expires_at), refreshed=True)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 from temporalio import activity
 
+from activities import logs, metrics
 from activities.models import PageTask, TransformResult
 from activities.runtime import connector_for, db
 from connectors.mapping import apply
@@ -15,7 +16,8 @@ from store import staging
 
 
 def _transform(conn: Connection, task: PageTask) -> TransformResult:
-    connector, mappings, _ = connector_for(conn, task.connection)
+    connector, mappings, connection_row = connector_for(conn, task.connection)
+    logs.bind(provider=connection_row.provider)
     mapping = mappings[task.stream]
     page = staging.load(conn, task.page_id)
     rows: list[dict[str, Any]] = []
@@ -35,6 +37,8 @@ def _transform(conn: Connection, task: PageTask) -> TransformResult:
         rejected=rejected, accepted_ids=[r["external_id"] for r in rows],
     )
     staging.save_transformed(conn, task.page_id, rows, len(rejected))
+    metrics.count(metrics.RECORDS_REJECTED, len(rejected),
+                  metrics.labels(task.connection, task.stream, connection_row.provider))
     return TransformResult(valid=len(rows), rejected=len(rejected))
 
 

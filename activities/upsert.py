@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, Numeric
 from temporalio import activity
 
+from activities import logs, metrics
 from activities.models import PageTask, UpsertResult
 from activities.runtime import connector_for, db
 from store import staging
@@ -18,7 +19,8 @@ from store.upsert import upsert_rows
 
 
 def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
-    _, mappings, _ = connector_for(conn, task.connection)
+    _, mappings, connection_row = connector_for(conn, task.connection)
+    logs.bind(provider=connection_row.provider)
     table = mappings[task.stream].table
     page = staging.load(conn, task.page_id)
     if page.transformed is None:
@@ -40,6 +42,8 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
     written = upsert_rows(conn, table, rows)
     newest = max((r["source_updated_at"] for r in rows), default=None)
     staging.mark_upserted(conn, task.page_id, written, newest)
+    metrics.count(metrics.RECORDS_UPSERTED, written,
+                  metrics.labels(task.connection, task.stream, connection_row.provider))
     return UpsertResult(upserted=written, max_updated_ms=to_ms(newest))
 
 

@@ -16,6 +16,34 @@ Category = Literal[
 # configuration. Retrying either blindly only burns the provider's quota.
 NON_RETRYABLE: frozenset[str] = frozenset({"auth_failure", "validation_error"})
 
+# What the person reading a failed attempt in the history should do; each category has a section
+# of docs/RUNBOOK.md with the details (the anchor is the category itself).
+ACTIONS: dict[str, str] = {
+    "auth_failure": "re-authorize the connection (`python -m starter connection update`), "
+                    "then signal `resume`",
+    "rate_limited": "nothing: the sync waits out the provider's window and resumes; if it "
+                    "persists, sync less often or raise the provider quota",
+    "validation_error": "fix the request or the connection's settings/mapping, then signal "
+                        "`resume`",
+    "server_error": "nothing: retried with backoff until the provider recovers; check the "
+                    "provider's status page if it lasts",
+    "timeout": "nothing: retried with backoff; if it lasts, raise the connection's `timeout_s`",
+    "conflict": "nothing: retried with backoff until the provider releases the object",
+    "invalid_input": "fix the workflow input or the connection (names, settings), then start "
+                     "the sync again",
+}
+
+
+def runbook_ref(category: str) -> str:
+    return f"docs/RUNBOOK.md#{category}"
+
+
+def explained(message: str, category: str) -> str:
+    """`message` followed by the action to take and the runbook section, once."""
+    if runbook_ref(category) in message or category not in ACTIONS:
+        return message
+    return f"{message}. Action: {ACTIONS[category]}. See {runbook_ref(category)}"
+
 
 @dataclass
 class ProviderError(Exception):
@@ -27,17 +55,18 @@ class ProviderError(Exception):
     request_id: str | None = None
     retry_after: float | None = None
     credential_version: int | None = None
+    page: int | None = None  # the window's page number, when the call fetched a page
 
     def __str__(self) -> str:
         parts = [f"{self.category}: {self.provider} {self.operation}"]
-        if self.status is not None:
-            parts.append(f"HTTP {self.status}")
+        if self.page is not None:
+            parts.append(f"page {self.page}")
+        parts.append(f"HTTP {self.status}" if self.status is not None else "no HTTP status")
         text = " ".join(parts) + f": {self.message}"
-        if self.request_id:
-            text += f" (request id {self.request_id})"
+        text += f" (request id {self.request_id or 'none'})"
         if self.retry_after is not None:
             text += f"; retry after {self.retry_after:g}s"
-        return text
+        return explained(text, self.category)
 
     def envelope(self) -> dict[str, object]:
         return asdict(self)

@@ -56,6 +56,8 @@ class HubSpotSettings(BaseModel):
     refresh_margin_s: int = Field(300, ge=0)
     timeout_s: float = Field(30.0, gt=0)
     pages_per_run: int = Field(300, ge=1, le=2000)
+    # Staleness SLA in seconds (default: twice the sync interval, one hour without one).
+    sla_s: float | None = Field(None, gt=0)
 
 
 def _parse_ms(value: str | None) -> int | None:

@@ -28,7 +28,8 @@ def health(
     state: Any, now: datetime, interval: timedelta | None = None, blocked: bool = False,
     config: dict[str, Any] | None = None,
 ) -> str:
-    """red: blocked, or failing since its last success; yellow: never synced or beyond its SLA.
+    """red: blocked, failing since its last success, or stale beyond its SLA; yellow: never
+    synced yet; green otherwise.
 
     The SLA is the worker's staleness rule: the connection's `sla_s`, else twice the interval.
     """
@@ -38,9 +39,9 @@ def health(
         return "red"
     every_s = interval.total_seconds() if interval is not None else None
     threshold = timedelta(seconds=sla_seconds(config or {}, every_s))
-    if last_success is None or now - last_success > threshold:
+    if last_success is None:
         return "yellow"
-    return "green"
+    return "red" if now - last_success > threshold else "green"
 
 
 def _iso(value: datetime | None) -> str | None:

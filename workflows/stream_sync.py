@@ -335,7 +335,9 @@ class StreamSync:
                              "(`python -m starter connection update`) then signal `resume`.")
         else:
             self._state = "blocked"
-            self._blocked = f"{category}: {message}. Fix the cause, then signal `resume`."
+            # Activity messages already lead with their category.
+            reason = message if message.startswith(category) else f"{category}: {message}"
+            self._blocked = f"{reason}. Fix the cause, then signal `resume`."
         self._blocked_since_ms = self._now_ms()
         workflow.logger.warning("stream blocked: %s", self._blocked)
         self._show()

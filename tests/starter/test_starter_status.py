@@ -1,4 +1,4 @@
-"""Health rules: red while failing since the last success, yellow when never synced or stale."""
+"""Health rules: red while failing or stale beyond the SLA, yellow when never synced."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ def test_red_when_the_last_error_is_newer_than_the_last_success() -> None:
     assert health(state(None, 5), NOW) == "red"
 
 
-def test_yellow_when_never_synced_or_stale() -> None:
+def test_yellow_when_never_synced() -> None:
     assert health(None, NOW) == "yellow"
     assert health(state(None, None), NOW) == "yellow"
-    assert health(state(61, None), NOW) == "yellow"  # default SLA: one hour
-    assert health(state(31, None), NOW, interval=timedelta(minutes=15)) == "yellow"
+
+
+def test_red_when_stale_beyond_the_sla() -> None:
+    assert health(state(61, None), NOW) == "red"  # default SLA: one hour
+    assert health(state(31, None), NOW, interval=timedelta(minutes=15)) == "red"
 
 
 def test_green_when_recent_and_not_failing_since() -> None:
@@ -37,6 +40,6 @@ def test_green_when_recent_and_not_failing_since() -> None:
 
 def test_a_connection_sla_overrides_the_interval_and_blocked_is_red() -> None:
     assert health(state(20, None), NOW, interval=timedelta(hours=1),
-                  config={"sla_s": 600}) == "yellow"
+                  config={"sla_s": 600}) == "red"
     assert health(state(5, None), NOW, config={"sla_s": 600}) == "green"
     assert health(state(5, None), NOW, blocked=True) == "red"
