@@ -42,6 +42,7 @@ def _stage(conn: Connection, request: FetchRequest, records: list[dict[str, Any]
             window_start=from_ms(request.window_start_ms),
             window_end=from_ms(request.window_end_ms),  # type: ignore[arg-type]
         )
+    sync_state.clear_block(conn, request.connection, request.stream)
     return staging.stage(
         conn, window_id=request.window_id, page_no=request.page_no,
         connection=request.connection, stream=request.stream, records=records,
@@ -66,7 +67,7 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         exc.credential_version = version
         exc.page = request.page_no
         await db(sync_state.record_error, request.connection, request.stream, exc.category,
-                 str(exc), exc.category not in NON_RETRYABLE)
+                 str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
         raise exc.to_application_error() from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
     page_id = await db(_stage, request, page.records)

@@ -123,6 +123,11 @@ async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, 
     return found
 
 
+def _still_ahead(state: Any, now: datetime) -> datetime | None:
+    until = getattr(state, "blocked_until", None)
+    return until if until is not None and until > now else None
+
+
 def _since(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
@@ -151,6 +156,9 @@ def build_rows(
             "errors_by_category": errors,
             "rate_limit_waits": errors.get("rate_limited", 0),
             "token_refreshes": snapshot.token_refreshes.get(key[0], 0),
+            # Held back by the provider's rate limit (a daily quota) until then; from the
+            # database, so it shows with Temporal down too.
+            "rate_limited_until": _iso(_still_ahead(state, now)),
         }
         if live is not None:
             row["blocked"] = blocked

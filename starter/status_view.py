@@ -36,9 +36,13 @@ def duration(seconds: float | None) -> str:
 
 def _live(row: dict[str, Any], now: datetime) -> str:
     live = row.get("live")
+    until = row.get("rate_limited_until")
+    held = f"rate limited until {until}" if until else ""
     if not live:
-        return "-"
+        return held or "-"
     text = live.get("state") or "?"
+    if held:
+        text += f"\n[yellow]{held}[/]"
     if live.get("paused"):
         text += " (paused)"
     window = live.get("window")

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -60,6 +61,8 @@ stream_state = Table(
     Column("errors_by_category", JSON, nullable=False, default=dict),
     Column("last_error", Text),
     Column("last_error_at", DateTime),
+    # Set while the provider's rate limit (e.g. a daily quota) holds the stream back.
+    Column("blocked_until", DateTime),
 )
 
 sync_runs = Table(
@@ -124,7 +127,8 @@ def _canonical(name: str, *columns: Column) -> Table:
         *columns,
         Column("source_created_at", DateTime),
         Column("source_updated_at", DateTime, nullable=False),
-        Column("archived", Boolean, nullable=False, default=False),
+        # Soft delete: the source archived or deleted the record; the row stays, flagged.
+    Column("archived", Boolean, nullable=False, default=False),
         Column("synced_at", DateTime, nullable=False),
         UniqueConstraint("connection", "stream", "external_id", name=f"uq_{name}_record"),
     )
@@ -140,4 +144,25 @@ contacts = _canonical(
     Column("lifecycle_stage", String(100)),
 )
 
-CANONICAL_TABLES: dict[str, Table] = {"contacts": contacts}
+companies = _canonical(
+    "companies",
+    Column("name", String(300), nullable=False),
+    Column("domain", String(300)),
+    Column("industry", String(200)),
+    Column("phone", String(64)),
+    Column("employees", Integer),
+    Column("annual_revenue", Numeric(18, 2)),
+)
+
+deals = _canonical(
+    "deals",
+    Column("name", String(300), nullable=False),
+    Column("amount", Numeric(18, 2)),
+    Column("currency", String(3)),
+    Column("stage", String(100)),
+    Column("pipeline", String(100)),
+    Column("close_date", DateTime),
+    Column("company_external_id", String(200)),
+)
+
+CANONICAL_TABLES: dict[str, Table] = {"contacts": contacts, "companies": companies, "deals": deals}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -36,15 +36,25 @@ def watermark(conn: Connection, connection: str, stream: str) -> datetime | None
 
 
 def record_error(
-    conn: Connection, connection: str, stream: str, category: str, message: str, retry: bool
+    conn: Connection, connection: str, stream: str, category: str, message: str, retry: bool,
+    retry_after_s: float | None = None,
 ) -> None:
     row = _ensure(conn, connection, stream)
     counts = dict(row.errors_by_category or {})
     counts[category] = counts.get(category, 0) + 1
+    now = utcnow()
     conn.execute(update(stream_state).where(_where(connection, stream)).values(
-        errors_by_category=counts, last_error=message[:1000], last_error_at=utcnow(),
+        errors_by_category=counts, last_error=message[:1000], last_error_at=now,
         retries=stream_state.c.retries + (1 if retry else 0),
+        blocked_until=now + timedelta(seconds=retry_after_s) if retry_after_s else None,
     ))
+
+
+def clear_block(conn: Connection, connection: str, stream: str) -> None:
+    """The provider answered again: the stream is no longer held back."""
+    conn.execute(update(stream_state).where(
+        _where(connection, stream), stream_state.c.blocked_until.is_not(None)
+    ).values(blocked_until=None))
 
 
 def open_run(

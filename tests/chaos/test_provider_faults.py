@@ -51,3 +51,30 @@ async def test_fifty_syncs_share_one_rotating_refresh_token(
     # Each sync counts the refreshes it performed itself: together, the provider's count.
     assert sum(s["token_refreshes"] for s in summaries) == stats["token_refreshes_ok"]
     stack.assert_destination_equals_sandbox()
+
+
+async def test_daily_quota_blocks_visibly_then_resumes(make_stack: Any) -> None:
+    from sqlalchemy import select
+
+    from starter.status import collect
+    from store.db import engine
+    from store.schema import stream_state
+    from tests.chaos.conftest import until
+
+    def blocked_until() -> Any:
+        with engine().connect() as conn:
+            return conn.execute(select(stream_state.c.blocked_until).where(
+                stream_state.c.connection == stack.connection)).scalar()
+
+    stack = make_stack({"list_page_size": 50}, contacts=300, seed=54)
+    # The quota resets in 4 s (a real HubSpot daily quota resets at midnight).
+    stack.sandbox.inject("daily_limit", count=1, retry_after=4)
+    handle = await stack.start()
+    await until(lambda: blocked_until() is not None, 30, "the stream to show blocked-until")
+    rows, _ = await collect(target="127.0.0.1:1")  # the database view, Temporal not needed
+    row = next(r for r in rows if r["connection"] == stack.connection)
+    assert row["rate_limited_until"] is not None
+    await handle.result()  # resumed by itself after the reset
+    assert blocked_until() is None
+    assert stack.state().errors_by_category == {"rate_limited": 1}
+    stack.assert_destination_equals_sandbox()
