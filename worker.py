@@ -42,6 +42,7 @@ from activities.transform import transform_page
 from activities.upsert import upsert_page
 from activities.watermark import commit_watermark
 from connectors.registry import SETTINGS
+from starter import rate_limits
 from starter.temporal import address, ensure_search_attributes, namespace
 from workflows.names import DB_QUEUE, WORKFLOW_QUEUE, provider_queue
 from workflows.stream_sync import StreamSync
@@ -114,6 +115,7 @@ def build_runtime(metrics_port: int, log_format: str) -> tuple[Runtime, bool]:
 
 async def run(client: Client, stop: asyncio.Event, staleness_check_s: float = 0) -> None:
     await ensure_search_attributes(client)
+    await rate_limits.apply(client, list(SETTINGS))
     workers = build_workers(client)
     runs = [asyncio.create_task(w.run()) for w in workers]
     if staleness_check_s:

@@ -28,6 +28,7 @@ def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
         refresh_margin_ms=settings.refresh_margin_s * 1000,
         watermark_ms=to_ms(sync_state.watermark(conn, ref.connection, ref.stream)),
         pages_per_run=settings.pages_per_run,
+        requests_per_second=settings.requests_per_second,
     )
 
 

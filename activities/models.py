@@ -23,6 +23,7 @@ class StreamInfo:
     watermark_ms: int | None
     # Pages one workflow run handles before it continues as new (keeps each history small).
     pages_per_run: int = 300
+    requests_per_second: float | None = None
 
 
 @dataclass

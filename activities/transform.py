@@ -11,7 +11,7 @@ from temporalio import activity
 from activities import logs, metrics
 from activities.models import PageTask, TransformResult
 from activities.runtime import connector_for, db
-from connectors.mapping import apply
+from connectors.mapping import apply, record_id
 from store import staging
 
 
@@ -28,7 +28,7 @@ def _transform(conn: Connection, task: PageTask) -> TransformResult:
         except Exception as exc:  # a malformed record must not stop the page
             row, errors = None, [f"{type(exc).__name__}: {exc}"]
         if row is None:
-            external_id = str(record.get("id", "")) if isinstance(record, dict) else ""
+            external_id = record_id(mapping, record)
             rejected.append((external_id, "; ".join(errors), record))
         else:
             rows.append(row)

@@ -6,6 +6,24 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SyncSettings(BaseModel):
+    """What every connection can set, whatever its provider."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lookback_s: int = Field(300, ge=0)
+    refresh_margin_s: int = Field(300, ge=0)
+    timeout_s: float = Field(30.0, gt=0)
+    # Pages one workflow run handles before it continues as new (keeps each history small).
+    pages_per_run: int = Field(300, ge=1, le=2000)
+    # Staleness SLA in seconds (default: twice the sync interval, one hour without one).
+    sla_s: float | None = Field(None, gt=0)
+    # Enforced by the Temporal server per connection (starter.rate_limits); None: no limit.
+    requests_per_second: float | None = Field(None, gt=0, le=10_000)
+
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]
 

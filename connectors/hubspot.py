@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from connectors.base import Page, PageRequest, TokenGrant
+from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
 from connectors.errors import Category, ProviderError
 
 with warnings.catch_warnings():
@@ -42,22 +42,16 @@ _CATEGORIES: dict[str, Category] = {
 }
 
 
-class HubSpotSettings(BaseModel):
+class HubSpotSettings(SyncSettings):
     """A HubSpot connection's non-secret settings (defaults point at the real HubSpot)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     base_url: str = "https://api.hubapi.com"
     token_url: str = "https://api.hubapi.com/oauth/v1/token"
     client_id: str = Field(min_length=1)
     list_page_size: int = Field(100, ge=1, le=100)
     search_page_size: int = Field(200, ge=1, le=200)
-    lookback_s: int = Field(300, ge=0)
-    refresh_margin_s: int = Field(300, ge=0)
-    timeout_s: float = Field(30.0, gt=0)
-    pages_per_run: int = Field(300, ge=1, le=2000)
-    # Staleness SLA in seconds (default: twice the sync interval, one hour without one).
-    sla_s: float | None = Field(None, gt=0)
+    # HubSpot's documented private-app burst limit: 100 requests per 10 seconds.
+    requests_per_second: float | None = Field(10.0, gt=0, le=10_000)
 
 
 def _parse_ms(value: str | None) -> int | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,10 +22,13 @@ from sqlalchemy import Table
 from store.schema import CANONICAL_TABLES
 
 Transform = Literal[
-    "text", "trim", "lower", "email", "phone_e164", "datetime", "number", "enum", "concat",
-    "constant",
+    "text", "trim", "lower", "email", "phone_e164", "datetime", "number", "integer", "enum",
+    "concat", "constant",
 ]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# "1,234.56", "-12", "(1,234.56)" once currency symbols and codes are gone.
+_NUMBER = re.compile(r"^(?P<open>\()?-?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?(?(open)\))$")
+_CURRENCY_MARKS = re.compile(r"[$€£¥]|\b[A-Z]{3}\b|\s")
 _RESERVED = {"id", "connection", "stream", "external_id", "source_created_at",
              "source_updated_at", "archived", "synced_at"}
 
@@ -39,9 +43,17 @@ class FieldMapping(BaseModel):
     values: dict[str, str] | None = None  # enum map
     separator: str = " "  # concat
     region: str = "US"  # phone numbers written without a country code
+    # datetime: a strptime format for non-ISO text, and the zone of values that carry none.
+    format: str | None = None
+    timezone: str = "UTC"
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldMapping:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name such as "
+                             "'Europe/Paris')") from None
         if self.transform == "constant":
             if self.default is None:
                 raise ValueError("a constant needs `default`")
@@ -94,10 +106,26 @@ class Mapping(BaseModel):
             paths.extend(s for s in sources if s)
         return sorted({p.split(".", 1)[1] for p in paths if p.startswith("properties.")})
 
+    def source_paths(self) -> list[str]:
+        """Every record path the mapping reads (id, timestamps, archived flag and fields)."""
+        paths = {self.id, self.updated_at}
+        paths.update(p for p in (self.created_at, self.archived) if p)
+        for spec in self.fields.values():
+            sources = spec.source if isinstance(spec.source, list) else [spec.source]
+            paths.update(s for s in sources if s)
+        return sorted(paths)
 
-def default_mapping(provider: str, stream: str) -> Mapping:
+
+def default_mapping(provider: str, stream: str, model: type[Mapping] = Mapping) -> Mapping:
+    """The mapping shipped in connectors/mappings/<provider>_<stream>.json."""
     text = resources.files("connectors.mappings").joinpath(f"{provider}_{stream}.json").read_text()
-    return Mapping.model_validate(json.loads(text))
+    return model.model_validate(json.loads(text))
+
+
+def record_id(mapping: Mapping, record: Any) -> str:
+    """The record's external id by the mapping's `id` path ('' when a record has none)."""
+    value = _get(record, mapping.id) if isinstance(record, dict) else None
+    return "" if value is None else str(value)
 
 
 def _get(record: dict[str, Any], path: str) -> Any:
@@ -109,13 +137,29 @@ def _get(record: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _datetime(value: Any) -> datetime:
+def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime:
+    """Naive UTC from epoch milliseconds, ISO 8601 or `fmt`; values without a zone are in `zone`."""
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
         return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+    text = str(value)
+    parsed = (datetime.strptime(text, fmt) if fmt
+              else datetime.fromisoformat(text.replace("Z", "+00:00")))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    return parsed.astimezone(UTC).replace(tzinfo=None)
+
+
+def _number(value: Any) -> Decimal:
+    """Numbers and amounts alike: "1234.5", "1,234.56", "$1,234.56", "USD 12", "(12.50)"."""
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    text = _CURRENCY_MARKS.sub("", str(value))
+    match = _NUMBER.match(text)
+    if not text or not match or text in ("()", "-"):
+        raise ValueError(f"not a number: {value!r}")
+    negative = match.group("open") is not None
+    number = Decimal(text.strip("()").replace(",", ""))
+    return -number if negative else number
 
 
 def _apply_field(spec: FieldMapping, record: dict[str, Any]) -> Any:
@@ -151,12 +195,17 @@ def _apply_field(spec: FieldMapping, record: dict[str, Any]) -> Any:
                 return str(value)
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         case "datetime":
-            return _datetime(value)
+            return _datetime(value, spec.format, spec.timezone)
         case "number":
             try:
-                return Decimal(re.sub(r"[^\d.\-]", "", str(value)))
+                return _number(value)
             except InvalidOperation as exc:
                 raise ValueError(f"not a number: {value!r}") from exc
+        case "integer":
+            number = _number(value)
+            if number != number.to_integral_value():
+                raise ValueError(f"not a whole number: {value!r}")
+            return int(number)
         case "enum":
             mapped = (spec.values or {}).get(str(value))
             if mapped is None:

@@ -1,45 +1,124 @@
-"""Providers by name, and the connection settings each one accepts."""
+"""Providers by name: the settings each accepts, its streams and mappings, and its connector.
+
+Streams belong to the connector instance: HubSpot and Salesforce have a fixed set, a declarative
+REST connection has the streams its configuration describes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.mapping import Mapping, default_mapping
+from connectors.rest import RestConnector, RestSettings
+from connectors.salesforce import SalesforceConnector, SalesforceMapping, SalesforceSettings
 
-SETTINGS: dict[str, type[BaseModel]] = {"hubspot": HubSpotSettings}
-STREAMS: dict[str, tuple[str, ...]] = {"hubspot": HubSpotConnector.streams}
+
+@dataclass(frozen=True)
+class Provider:
+    settings: type[BaseModel]
+    mapping: type[Mapping]
+    streams: Callable[[Any], tuple[str, ...]]
+    default_mapping: Callable[[Any, str], Mapping]
+    make: Callable[[Any, dict[str, Mapping]], Connector]
+
+
+def _packaged(provider: str, model: type[Mapping] = Mapping) -> Callable[[Any, str], Mapping]:
+    return lambda settings, stream: default_mapping(provider, stream, model)
+
+
+PROVIDERS: dict[str, Provider] = {
+    "hubspot": Provider(
+        HubSpotSettings, Mapping, lambda s: HubSpotConnector.streams, _packaged("hubspot"),
+        lambda s, m: HubSpotConnector(s, {k: v.source_properties() for k, v in m.items()}),
+    ),
+    "salesforce": Provider(
+        SalesforceSettings, SalesforceMapping, lambda s: SalesforceConnector.streams,
+        _packaged("salesforce", SalesforceMapping),
+        lambda s, m: SalesforceConnector(s, {k: v.source_paths() for k, v in m.items()}),
+    ),
+    "rest": Provider(
+        RestSettings, Mapping, lambda s: tuple(s.streams),
+        lambda s, stream: s.streams[stream].mapping, lambda s, m: RestConnector(s),
+    ),
+}
+SETTINGS: dict[str, type[BaseModel]] = {name: p.settings for name, p in PROVIDERS.items()}
+# The providers whose streams do not depend on the connection (a REST connection's do: ask
+# `streams(provider, config)`).
+STREAMS: dict[str, tuple[str, ...]] = {
+    "hubspot": HubSpotConnector.streams, "salesforce": SalesforceConnector.streams,
+}
 
 
 class UnknownProvider(ValueError):
     pass
 
 
+def _provider(provider: str) -> Provider:
+    if provider not in PROVIDERS:
+        raise UnknownProvider(f"unknown provider {provider!r}; valid: {sorted(PROVIDERS)}")
+    return PROVIDERS[provider]
+
+
+def _override(spec: Provider, stream: str, document: Any) -> Mapping:
+    """A connection's own mapping of a stream; errors are located under `mappings.<stream>`."""
+    try:
+        return spec.mapping.model_validate(document)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data("mappings", [{
+            "type": e["type"], "loc": ("mappings", stream, *e["loc"]), "input": e["input"],
+            **({"ctx": e["ctx"]} if "ctx" in e else {}),
+        } for e in exc.errors()]) from None
+
+
+def _settings_only(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "mappings"}
+
+
 def validate_settings(provider: str, config: dict[str, Any]) -> BaseModel:
-    if provider not in SETTINGS:
-        raise UnknownProvider(f"unknown provider {provider!r}; valid: {sorted(SETTINGS)}")
-    return SETTINGS[provider].model_validate(config)
+    return _provider(provider).settings.model_validate(config)
 
 
-def mappings(provider: str, overrides: dict[str, Any] | None = None) -> dict[str, Mapping]:
-    """Each stream's mapping: the connection's own where it has one, else the default."""
+def streams(provider: str, config: dict[str, Any]) -> tuple[str, ...]:
+    """The streams of a connection with this provider and configuration."""
+    spec = _provider(provider)
+    return spec.streams(validate_settings(provider, _settings_only(config)))
+
+
+def mappings(
+    provider: str, overrides: dict[str, Any] | None = None, settings: BaseModel | None = None
+) -> dict[str, Mapping]:
+    """Each stream's mapping: the connection's own where it has one, else the default.
+
+    Without `settings` (a REST connection's streams come from them) only the overrides given
+    are checked; the REST settings validate their own streams' mappings.
+    """
+    spec = _provider(provider)
     overrides = overrides or {}
+    if settings is None and provider not in STREAMS:
+        return {s: _override(spec, s, doc) for s, doc in overrides.items()}
+    names = spec.streams(settings)
+    unknown = set(overrides) - set(names)
+    if unknown:
+        # A pydantic error, so `connection add` reports it like any other bad setting.
+        raise ValidationError.from_exception_data("mappings", [{
+            "type": "value_error", "loc": ("mappings", name), "input": overrides[name],
+            "ctx": {"error": ValueError(f"no stream {name!r}; streams: {', '.join(names)}")},
+        } for name in sorted(unknown)])
     return {
-        stream: Mapping.model_validate(overrides[stream]) if stream in overrides
-        else default_mapping(provider, stream)
-        for stream in STREAMS[provider]
+        stream: _override(spec, stream, overrides[stream]) if stream in overrides
+        else spec.default_mapping(settings, stream)
+        for stream in names
     }
 
 
 def build(provider: str, config: dict[str, Any]) -> tuple[Connector, dict[str, Mapping]]:
-    settings_dict = {k: v for k, v in config.items() if k != "mappings"}
-    settings = validate_settings(provider, settings_dict)
-    stream_mappings = mappings(provider, config.get("mappings"))
-    properties = {s: m.source_properties() for s, m in stream_mappings.items()}
-    if provider == "hubspot":
-        assert isinstance(settings, HubSpotSettings)
-        return HubSpotConnector(settings, properties), stream_mappings
-    raise UnknownProvider(provider)
+    spec = _provider(provider)
+    settings = validate_settings(provider, _settings_only(config))
+    stream_mappings = mappings(provider, config.get("mappings"), settings)
+    return spec.make(settings, stream_mappings), stream_mappings

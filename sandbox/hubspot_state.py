@@ -133,6 +133,7 @@ class HubSpotSandbox:
         self._daily_used = 0
         self._faults: dict[str, deque[PendingFault]] = {target: deque() for target in FAULT_TARGETS}
         self._random_faults: dict[str, tuple[Fault, float, random.Random] | None] = {}
+        self._responses: list[tuple[float, int]] = []  # (monotonic time, status) for benches
         self._server_errors_served = 0
         self._stats = _fresh_stats()
         self._search_cache = SearchCache()
@@ -330,10 +331,16 @@ class HubSpotSandbox:
 
     def count_response(self, status: int) -> None:
         with self._lock:
+            self._responses.append((time.monotonic(), status))
             statuses = self._stats["statuses"]
             statuses[str(status)] = statuses.get(str(status), 0) + 1
             if status == 429:
                 self._stats["responses_429"] += 1
+
+    def responses(self) -> list[tuple[float, int]]:
+        """Every response served so far as (time.monotonic(), status), oldest first."""
+        with self._lock:
+            return list(self._responses)
 
     def fault_rate(
         self, kind: str, probability: float, *, seed: int = 0, target: str = "api", **options: Any

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.registry import SETTINGS
+from connectors.rest import load_config
 from starter import connections as connection_service
 from starter import status_view
 from starter.errors import USAGE, CliError, handle_errors, stderr
@@ -56,13 +58,14 @@ def _settings(config_file: Path | None, **flags: str | None) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if config_file is not None:
         try:
-            settings = json.loads(config_file.read_text())
+            settings = load_config(config_file)
         except OSError as exc:
             raise CliError(f"cannot read {config_file}: {exc.strerror}", USAGE) from None
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{config_file} is not JSON: {exc}", USAGE) from None
+        except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
+            raise CliError(f"{config_file} is not valid TOML/JSON settings: {exc}", USAGE) \
+                from None
         if not isinstance(settings, dict):
-            raise CliError(f"{config_file} must hold a JSON object of settings", USAGE)
+            raise CliError(f"{config_file} must hold an object of settings", USAGE)
     settings.update({key: value for key, value in flags.items() if value is not None})
     return settings
 

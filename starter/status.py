@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
 from activities.staleness import sla_seconds
-from connectors.registry import STREAMS
+from connectors.registry import streams
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
 from store.db import engine, utcnow
 from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
@@ -67,7 +67,7 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
     for row in conn.execute(select(connections.c.name, connections.c.provider,
                                    connections.c.config)):
         configs[row.name] = row.config or {}
-        for stream in STREAMS.get(row.provider, ()):
+        for stream in streams(row.provider, row.config or {}):
             states.setdefault((row.name, stream), None)  # a connection not synced yet
     counted = conn.execute(
         select(rejected_records.c.connection, rejected_records.c.stream, func.count())

@@ -9,7 +9,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from connectors.registry import STREAMS
+from connectors.registry import streams
 from starter.errors import USAGE, CliError
 from starter.temporal_client import connect_or_fail
 from store import connections
@@ -25,10 +25,10 @@ def check_stream(connection: str, stream: str) -> None:
     """Refuse an unknown connection or stream here rather than inside a started workflow."""
     with engine().connect() as conn:
         row = connections.get(conn, connection)
-    streams = STREAMS.get(row.provider, ())
-    if stream not in streams:
+    known = streams(row.provider, row.config)
+    if stream not in known:
         raise CliError(f"connection {connection!r} ({row.provider}) has no stream {stream!r}; "
-                       f"valid: {', '.join(streams)}", USAGE)
+                       f"valid: {', '.join(known)}", USAGE)
 
 
 def sync_input(

@@ -14,6 +14,17 @@ def provider_queue(provider: str) -> str:
     return f"tributary-{provider}"
 
 
+# The provider queues' per-connection rate limit is this rate scaled by the connection's
+# fairness weight (starter.rate_limits sets it on the queue; the workflow sets the weight).
+RATE_LIMIT_BASE_RPS = 1.0
+UNLIMITED_RPS = 1000.0
+
+
+def fairness_weight(requests_per_second: float | None) -> float:
+    """The weight that gives a connection its request rate (no limit: UNLIMITED_RPS)."""
+    return (requests_per_second or UNLIMITED_RPS) / RATE_LIMIT_BASE_RPS
+
+
 def workflow_id(connection: str, stream: str) -> str:
     """One running sync per (connection, stream): a second start with this id is refused."""
     return f"sync/{connection}/{stream}"

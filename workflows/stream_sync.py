@@ -272,7 +272,7 @@ class StreamSync:
                     fetch_page, request, task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    priority=Priority(fairness_key=self._conn()),
+                    priority=self._provider_priority(),
                     summary=f"{window.kind} page {window.page_no}",
                 )
             except ActivityError as err:
@@ -304,7 +304,7 @@ class StreamSync:
                     task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    priority=Priority(fairness_key=self._conn()),
+                    priority=self._provider_priority(),
                 )
             except ActivityError as err:
                 await self._block(err)
@@ -367,6 +367,12 @@ class StreamSync:
             "next_cycle_at_ms": next_cycle_at_ms,
         })
         workflow.continue_as_new(carried.model_dump(mode="json", exclude_defaults=True))
+
+    def _provider_priority(self) -> Priority:
+        """The connection is the fairness key; its weight is its request rate (see names)."""
+        assert self._info is not None
+        return Priority(fairness_key=self._conn(),
+                        fairness_weight=names.fairness_weight(self._info.requests_per_second))
 
     # -- presentation ---------------------------------------------------------------------
     def _conn(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,11 @@ from workflows.names import WORKFLOW_QUEUE, WORKFLOW_TYPE
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = ROOT / "docs" / "web-ui-start-workflow.png"
-DETAILS_SCREENSHOT = ROOT / "docs" / "web-ui-sync-details.png"
+# The README's screenshots; refreshed only when asked (UPDATE_SCREENSHOTS=1), so a test run
+# leaves the work tree as it was.
+SHOTS = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") else Path(tempfile.gettempdir())
+SCREENSHOT = SHOTS / "web-ui-start-workflow.png"
+DETAILS_SCREENSHOT = SHOTS / "web-ui-sync-details.png"
 # No network beyond this machine, no first-run chrome, no background services phoning home.
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,0 +1,42 @@
+"""Each connection's request rate, enforced by the Temporal server on its provider's task queue.
+
+Provider calls carry `Priority(fairness_key=<connection>, fairness_weight=<its rate / base>)`;
+the queue's per-key rate limit is the base rate scaled by the key's weight, so every worker
+polling the queue is held to each connection's rate together, with no limiter of our own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import RateLimit
+from temporalio.api.workflowservice.v1 import UpdateTaskQueueConfigRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from workflows.names import RATE_LIMIT_BASE_RPS, provider_queue
+
+log = logging.getLogger("tributary.rate_limits")
+
+
+async def apply(client: Client, providers: list[str]) -> bool:
+    """Set the per-key base rate of each provider queue; False if the server can't."""
+    try:
+        for provider in providers:
+            await client.workflow_service.update_task_queue_config(UpdateTaskQueueConfigRequest(
+                namespace=client.namespace,
+                identity="tributary",
+                task_queue=provider_queue(provider),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+                update_fairness_key_rate_limit_default=UpdateTaskQueueConfigRequest.RateLimitUpdate(
+                    rate_limit=RateLimit(requests_per_second=RATE_LIMIT_BASE_RPS),
+                    reason="tributary: per-connection request rates (base x fairness weight)",
+                ),
+            ))
+    except RPCError as exc:
+        log.warning(
+            "the Temporal server cannot enforce per-connection rate limits (%s): provider "
+            "calls are paced only by the providers' own 429s", exc.message)
+        return False
+    return True

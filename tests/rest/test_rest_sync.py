@@ -1,0 +1,80 @@
+"""Declarative REST connections, synced through the real Temporal dev server, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sandbox.rest_example import PeopleApi
+from tests.integration.conftest import wait_for_status
+
+PAGINATIONS = {
+    "cursor": ("/v1/people/cursor", "data",
+               {"type": "cursor", "cursor_path": "meta.next_cursor", "param": "cursor"}),
+    "next_link": ("/v1/people/next-link", "data",
+                  {"type": "next_link", "link_path": "links.next"}),
+    "link_header": ("/v1/people/link-header", "", {"type": "link_header"}),
+    "offset": ("/v1/people/offset", "data", {"type": "offset", "limit": 20}),
+    "page_number": ("/v1/people/pages", "data", {"type": "page_number", "size": 20}),
+    "single_page": ("/v1/people/all", "data", {"type": "single_page"}),
+}
+
+
+async def test_hubspot_like_api_from_configuration_only(rest_stack: Any) -> None:
+    stack = rest_stack("hubspot", contacts=430, seed=3)
+    summary = await stack.sync("contacts")
+    assert summary["pages"] == 5  # 100 per page through the body cursor
+    stack.assert_destination_equals_provider("contacts")
+
+
+@pytest.mark.parametrize("kind", sorted(PAGINATIONS))
+async def test_each_pagination_kind_syncs_everything(rest_stack: Any, kind: str) -> None:
+    api = PeopleApi(people=110)
+    path, records_path, pagination = PAGINATIONS[kind]
+    stack = rest_stack("people", api, path=path, records_path=records_path,
+                       pagination=pagination)
+    summary = await stack.sync("people")
+    assert summary["pages"] >= (1 if kind == "single_page" else 5)
+    stack.assert_destination_equals_provider("people")
+
+
+async def test_incremental_window_reaches_the_api_as_parameters(rest_stack: Any) -> None:
+    api = PeopleApi(people=90)
+    stack = rest_stack("people", api, lookback_s=0)
+    await stack.sync("people")
+    api.touch([3, 40, 41], full_name="Renamed")
+    summary = await stack.sync("people")
+    assert summary["fetched"] <= 5  # the window was filtered by the API, not after the fact
+    assert stack.destination("people")["40"]["first_name"] == "Renamed"
+    stack.assert_destination_equals_provider("people")
+
+
+@pytest.mark.parametrize(
+    "auth", [{"type": "basic", "username": "tributary"},
+             {"type": "oauth2_client_credentials", "token_url": "/oauth/token",
+              "client_id": "people-client"}])
+async def test_other_auth_kinds(rest_stack: Any, auth: dict[str, Any]) -> None:
+    stack = rest_stack("people", PeopleApi(people=30), auth=auth)
+    await stack.sync("people")
+    stack.assert_destination_equals_provider("people")
+
+
+async def test_a_looping_cursor_parks_the_stream_with_a_validation_error(rest_stack: Any) -> None:
+    stack = rest_stack("people", PeopleApi(people=60), path="/v1/people/looping",
+                       records_path="data", pagination=PAGINATIONS["cursor"][2])
+    handle = await stack.start("people")
+    status = await wait_for_status(handle, lambda s: s["blocked"] is not None)
+    assert status["blocked"].startswith("validation_error")
+    assert "pagination loop" in status["blocked"]
+    assert status["window"]["page"] <= 2  # stopped at once, not after spinning
+
+
+async def test_an_error_in_a_200_body_is_retried_not_stored(rest_stack: Any) -> None:
+    api = PeopleApi(people=30)
+    stack = rest_stack("people", api, error_in_body={"path": "error.message",
+                                                     "message_path": "error.message"})
+    api.error_in_body_next = True
+    await stack.sync("people")
+    assert api.error_in_body_next is False
+    stack.assert_destination_equals_provider("people")
