@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Literal
 
+import httpx
 from temporalio.exceptions import ApplicationError
 
 Category = Literal[
@@ -80,3 +81,13 @@ class ProviderError(Exception):
             non_retryable=self.category in NON_RETRYABLE,
             next_retry_delay=delay,
         )
+
+
+def transport_error(
+    exc: httpx.HTTPError, provider: str, operation: str, what: str = "provider"
+) -> ProviderError:
+    """No HTTP answer at all: a timeout, or a connection that failed."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError("timeout", f"{what} timed out", provider, operation)
+    return ProviderError("server_error", f"{what} unreachable: {type(exc).__name__}", provider,
+                         operation)

@@ -17,7 +17,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from pydantic import Field
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
-from connectors.errors import Category, ProviderError
+from connectors.errors import Category, ProviderError, transport_error
 
 with warnings.catch_warnings():
     # authlib prefers the httpx2 fork but supports httpx, which the rest of Tributary uses.
@@ -108,12 +108,8 @@ class HubSpotConnector:
             raise ProviderError("auth_failure", f"token refresh refused: {exc.error}: "
                                 f"{exc.description or ''}".strip(), PROVIDER, "refresh_token",
                                 400) from None
-        except httpx.TimeoutException:
-            raise ProviderError("timeout", "token endpoint timed out", PROVIDER,
-                                "refresh_token") from None
         except httpx.HTTPError as exc:
-            raise ProviderError("server_error", f"token endpoint unreachable: {type(exc).__name__}",
-                                PROVIDER, "refresh_token") from None
+            raise transport_error(exc, PROVIDER, "refresh_token", "token endpoint") from None
         except ValueError:
             raise ProviderError("server_error", "token endpoint returned malformed JSON",
                                 PROVIDER, "refresh_token") from None

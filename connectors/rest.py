@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
-from connectors.errors import Category, ProviderError
+from connectors.errors import Category, ProviderError, transport_error
 from connectors.mapping import Mapping
 from connectors.paginators import LoopDetected, Pagination, dig
 
@@ -181,12 +181,8 @@ class RestConnector:
         try:
             response = httpx.post(self._url(auth.token_url), data=form,
                                   timeout=self.settings.timeout_s)
-        except httpx.TimeoutException:
-            raise ProviderError("timeout", "token endpoint timed out", PROVIDER,
-                                "refresh_token") from None
         except httpx.HTTPError as exc:
-            raise ProviderError("server_error", f"token endpoint unreachable: {type(exc).__name__}",
-                                PROVIDER, "refresh_token") from None
+            raise transport_error(exc, PROVIDER, "refresh_token", "token endpoint") from None
         body = _json_or_none(response)
         info = body if isinstance(body, dict) else {}
         if response.status_code == 200 and info.get("access_token"):

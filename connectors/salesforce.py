@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import Field, model_validator
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
-from connectors.errors import Category, ProviderError
+from connectors.errors import Category, ProviderError, transport_error
 from connectors.mapping import Mapping
 
 PROVIDER = "salesforce"
@@ -165,12 +165,8 @@ class SalesforceConnector:
                     "client_id": s.client_id, "client_secret": client_secret, "format": "json"}
         try:
             response = httpx.post(s.token_url, data=form, timeout=s.timeout_s)
-        except httpx.TimeoutException:
-            raise ProviderError("timeout", "token endpoint timed out", PROVIDER,
-                                "refresh_token") from None
         except httpx.HTTPError as exc:
-            raise ProviderError("server_error", f"token endpoint unreachable: {type(exc).__name__}",
-                                PROVIDER, "refresh_token") from None
+            raise transport_error(exc, PROVIDER, "refresh_token", "token endpoint") from None
         body = _json_or_none(response)
         info = body if isinstance(body, dict) else {}
         if response.status_code == 200 and info.get("access_token"):

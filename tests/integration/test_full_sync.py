@@ -36,8 +36,8 @@ async def test_search_attributes_find_a_connections_syncs(make_stack: Any) -> No
     stack = make_stack(contacts=20)
     await stack.sync()
     query = f"TributaryConnection = '{stack.connection}' AND TributaryProvider = 'hubspot'"
-    found = [e.id async for e in stack.client.list_workflows(query)]
-    assert found == [stack.workflow_id]
+    found = {e.id async for e in stack.client.list_workflows(query)}
+    assert found == {stack.workflow_id}
 
 
 async def test_staged_pages_are_dropped_once_the_window_commits(make_stack: Any) -> None:

@@ -102,7 +102,7 @@ def test_status_json_from_the_database_when_temporal_is_down(database_url: str) 
         "connection": "quiet", "stream": "contacts", "health": "yellow",
         "last_success_at": None, "watermark": None, "lag_seconds": None, "records_synced": 0,
         "records_synced_24h": 0, "records_rejected": 0, "errors_by_category": {},
-        "rate_limit_waits": 0, "token_refreshes": 0,
+        "rate_limit_waits": 0, "token_refreshes": 0, "rate_limited_until": None,
     }]
 
 
