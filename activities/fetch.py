@@ -34,7 +34,10 @@ def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
     return connector, stored.secrets.access_token, stored.version
 
 
-def _stage(conn: Connection, request: FetchRequest, records: list[dict[str, Any]]) -> int:
+def _stage(
+    conn: Connection, request: FetchRequest, records: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+) -> int:
     if request.page_no == 0:
         sync_state.open_run(
             conn, window_id=request.window_id, connection=request.connection,
@@ -43,6 +46,8 @@ def _stage(conn: Connection, request: FetchRequest, records: list[dict[str, Any]
             window_end=from_ms(request.window_end_ms),  # type: ignore[arg-type]
         )
     sync_state.clear_block(conn, request.connection, request.stream)
+    if usage is not None:
+        sync_state.record_usage(conn, request.connection, request.stream, usage)
     return staging.stage(
         conn, window_id=request.window_id, page_no=request.page_no,
         connection=request.connection, stream=request.stream, records=records,
@@ -70,7 +75,7 @@ async def fetch_page(request: FetchRequest) -> PageRef:
                  str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
         raise exc.to_application_error() from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
-    page_id = await db(_stage, request, page.records)
+    page_id = await db(_stage, request, page.records, page.extra.get("api_usage"))
     metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
     metrics.count(metrics.PAGES_FETCHED, 1, at)
     log.info("fetched page %d: %d records", request.page_no, len(page.records))

@@ -122,3 +122,12 @@ def build(provider: str, config: dict[str, Any]) -> tuple[Connector, dict[str, M
     settings = validate_settings(provider, _settings_only(config))
     stream_mappings = mappings(provider, config.get("mappings"), settings)
     return spec.make(settings, stream_mappings), stream_mappings
+
+
+def uses_refresh_token(config: dict[str, Any]) -> bool:
+    """False for credentials that are not a refresh token (JWT bearer, API key, basic,
+    client credentials): the vault then holds only the secret."""
+    if config.get("credential_type") == "jwt_bearer":
+        return False
+    auth = config.get("auth")
+    return not (isinstance(auth, dict) and auth.get("type") != "oauth2_refresh_token")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
@@ -115,13 +116,21 @@ class RestSettings(SyncSettings):
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    """A connection configuration from a .toml or .json file."""
+    """A connection configuration from a .toml, .json or .yaml file."""
     text = path.read_text()
     if path.suffix == ".toml":
         return tomllib.loads(text)
     if path.suffix == ".json":
         return dict(json.loads(text))
-    raise ValueError(f"{path}: expected a .toml or .json file")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path} must hold a mapping of settings")
+        return loaded
+    raise ValueError(f"{path}: expected a .toml, .json or .yaml file")
 
 
 def parse_time(value: Any, fmt: TimeFormat) -> int:

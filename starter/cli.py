@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.registry import SETTINGS
+from connectors.registry import SETTINGS, uses_refresh_token
 from connectors.rest import load_config
 from starter import connections as connection_service
 from starter import status_view
@@ -85,7 +85,8 @@ def connection_add(
     """Register a connection; settings are checked now, secrets go to the encrypted vault."""
     settings = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
     connection_service.validate(provider, settings)  # before prompting for secrets
-    connection_service.add(name, provider, tenant, settings, read_secrets(secrets_file))
+    secrets = read_secrets(secrets_file, refresh_token=uses_refresh_token(settings))
+    connection_service.add(name, provider, tenant, settings, secrets)
     console.print(f"added connection [bold]{name}[/] ({provider}, tenant {tenant})")
 
 
@@ -102,8 +103,10 @@ def connection_update(
     """Replace a connection's credentials (re-authorization), and any settings given."""
     changes = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
     with engine().connect() as conn:
-        connections.get(conn, name)  # fail on a typo before prompting for secrets
-    connection_service.update(name, changes, read_secrets(secrets_file))
+        row = connections.get(conn, name)  # fail on a typo before prompting for secrets
+    secrets = read_secrets(secrets_file,
+                           refresh_token=uses_refresh_token({**row.config, **changes}))
+    connection_service.update(name, changes, secrets)
     console.print(f"updated connection [bold]{name}[/]: credentials replaced"
                   + (f", settings {sorted(changes)} changed" if changes else ""))
 

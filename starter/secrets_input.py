@@ -33,13 +33,19 @@ def _from_file(path: Path) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(v, str) and v}
 
 
-def read_secrets(secrets_file: Path | None) -> Secrets:
-    """File first, then environment variables, then a prompt for whatever is still missing."""
+def read_secrets(secrets_file: Path | None, refresh_token: bool = True) -> Secrets:
+    """File first, then environment variables, then a prompt for whatever is still missing.
+
+    Without `refresh_token` (JWT bearer, API key, basic, client credentials) only the secret
+    is asked for.
+    """
     found = _from_file(secrets_file) if secrets_file else {}
     for field, env in FIELDS.items():
         if field not in found and os.environ.get(env):
             found[field] = os.environ[env]
-    for field in FIELDS:
+    wanted = [f for f in FIELDS if refresh_token or f != "refresh_token"]
+    for field in wanted:
         if field not in found:
             found[field] = typer.prompt(field.replace("_", " ").capitalize(), hide_input=True)
-    return Secrets(client_secret=found["client_secret"], refresh_token=found["refresh_token"])
+    return Secrets(client_secret=found["client_secret"],
+                   refresh_token=found.get("refresh_token", ""))

@@ -159,6 +159,9 @@ def build_rows(
             # Held back by the provider's rate limit (a daily quota) until then; from the
             # database, so it shows with Temporal down too.
             "rate_limited_until": _iso(_still_ahead(state, now)),
+            # The provider's quota as it last reported it (Salesforce: daily API requests).
+            "provider_usage": getattr(state, "provider_usage", None),
+            "last_error": getattr(state, "last_error", None),
         }
         if live is not None:
             row["blocked"] = blocked

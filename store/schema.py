@@ -63,6 +63,8 @@ stream_state = Table(
     Column("last_error_at", DateTime),
     # Set while the provider's rate limit (e.g. a daily quota) holds the stream back.
     Column("blocked_until", DateTime),
+    # The provider's own account of its quota, as last reported (Salesforce's daily API usage).
+    Column("provider_usage", JSON),
 )
 
 sync_runs = Table(

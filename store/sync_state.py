@@ -50,6 +50,12 @@ def record_error(
     ))
 
 
+def record_usage(conn: Connection, connection: str, stream: str, usage: dict[str, Any]) -> None:
+    _ensure(conn, connection, stream)
+    conn.execute(update(stream_state).where(_where(connection, stream)).values(
+        provider_usage=usage))
+
+
 def clear_block(conn: Connection, connection: str, stream: str) -> None:
     """The provider answered again: the stream is no longer held back."""
     conn.execute(update(stream_state).where(

@@ -52,3 +52,19 @@ def test_examples_are_valid_and_streams_come_from_the_configuration() -> None:
     assert streams("rest", PEOPLE) == ("people",)
     assert streams("salesforce", {"base_url": "u", "client_id": "c"}) == (
         "contacts", "companies", "deals")
+
+
+def test_the_same_configuration_reads_from_yaml_and_json(tmp_path: Any) -> None:
+    import json
+
+    import yaml
+
+    as_yaml = tmp_path / "people.yaml"
+    as_yaml.write_text(yaml.safe_dump(PEOPLE))
+    as_json = tmp_path / "people.json"
+    as_json.write_text(json.dumps(PEOPLE))
+    assert load_config(as_yaml) == load_config(as_json) == PEOPLE
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("auth: [unclosed")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_config(broken)

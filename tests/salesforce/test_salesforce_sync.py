@@ -32,6 +32,13 @@ async def test_full_then_incremental_sync_equals_the_org(sf_stack: Any) -> None:
     assert set(created) <= set(after)
     # Deletes are soft: the rows stay, flagged.
     assert {i for i, row in after.items() if row["archived"]} == set(ids[10:13])
+    # Sforce-Limit-Info, as the org last reported it, is the connection's daily API usage.
+    from starter.status import collect
+
+    rows, _ = await collect(target="127.0.0.1:1")
+    usage = next(r for r in rows if r["connection"] == stack.connection
+                 and r["stream"] == "contacts")["provider_usage"]
+    assert usage is not None and 0 < usage["used"] <= usage["limit"]
 
 
 async def test_companies_and_deals_streams(sf_stack: Any) -> None:

@@ -103,6 +103,7 @@ def test_status_json_from_the_database_when_temporal_is_down(database_url: str) 
         "last_success_at": None, "watermark": None, "lag_seconds": None, "records_synced": 0,
         "records_synced_24h": 0, "records_rejected": 0, "errors_by_category": {},
         "rate_limit_waits": 0, "token_refreshes": 0, "rate_limited_until": None,
+        "provider_usage": None, "last_error": None,
     }]
 
 
@@ -161,3 +162,22 @@ async def test_second_start_of_a_running_sync_is_refused(
     assert f"signalled pause to {workflow_id(stack.connection, 'contacts')}" in paused.output
     handle = temporal.client.get_workflow_handle(workflow_id(stack.connection, "contacts"))
     assert (await handle.query("status"))["paused"] is True
+
+
+def test_api_key_connection_from_a_toml_file_asks_for_no_refresh_token(
+    database_url: str,
+) -> None:
+    from pathlib import Path
+
+    from store import vault
+    from store.db import engine
+
+    example = Path(__file__).resolve().parents[2] / "connectors" / "examples" / "people_api.toml"
+    # Only the key is given: a prompt for a refresh token would abort without stdin.
+    result = cli("connection", "add", "people", "--provider", "rest", "--tenant", "acme",
+                 "--config", str(example), env={"TRIBUTARY_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+    with engine().connect() as conn:
+        stored = vault.load(conn, "people").secrets
+    assert (stored.client_secret, stored.refresh_token) == (SECRET, "")
