@@ -49,11 +49,12 @@ async def main() -> None:
     sandbox = HubSpotSandbox(contacts=args.contacts, rate_limit=10**9, search_per_second=10**9)
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal,
                                                 search_attributes=SEARCH_ATTRIBUTES)
-    async with env, SandboxServer(sandbox) as server:
+    server = SandboxServer(sandbox).start()
+    async with env:
         connections.add("bench", "hubspot", "bench", {
             "base_url": server.url, "token_url": f"{server.url}/oauth/v1/token",
-            "client_id": sandbox.client_id}, vault.Secrets(sandbox.client_secret,
-                                                          sandbox.refresh_token))
+            "client_id": sandbox.client_id, "requests_per_second": 10_000},
+            vault.Secrets(sandbox.client_secret, sandbox.refresh_token))
         workers = build_workers(env.client)
         runs = [asyncio.create_task(w.run()) for w in workers]
         timings = []
@@ -67,6 +68,7 @@ async def main() -> None:
         await asyncio.gather(*runs, return_exceptions=True)
         with engine().connect() as conn:
             rows = conn.execute(select(func.count()).select_from(contacts)).scalar_one()
+    server.stop()
     assert rows == args.contacts, (rows, args.contacts)
     dialect = engine().dialect.name
     print(f"| {dialect} | {args.contacts:,} | {timings[0]:.1f} s | "
@@ -75,3 +77,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)  # the Temporal SDK's runtime can abort during interpreter teardown
