@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -66,3 +67,11 @@ class Connector(Protocol):
     def record_id(self, raw: dict[str, Any]) -> str: ...
 
     def record_updated_ms(self, raw: dict[str, Any]) -> int: ...
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller)."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None

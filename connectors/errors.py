@@ -84,10 +84,10 @@ class ProviderError(Exception):
 
 
 def transport_error(
-    exc: httpx.HTTPError, provider: str, operation: str, what: str = "provider"
+    exc: httpx.HTTPError, provider: str, operation: str, timeout_s: float
 ) -> ProviderError:
     """No HTTP answer at all: a timeout, or a connection that failed."""
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderError("timeout", f"{what} timed out", provider, operation)
-    return ProviderError("server_error", f"{what} unreachable: {type(exc).__name__}", provider,
+        return ProviderError("timeout", f"no response within {timeout_s:g}s", provider, operation)
+    return ProviderError("server_error", f"connection failed: {type(exc).__name__}", provider,
                          operation)

@@ -7,7 +7,6 @@ sharing one last-modified millisecond are never skipped or looped on (see `_sear
 
 from __future__ import annotations
 
-import json
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ import httpx
 from authlib.integrations.base_client.errors import OAuthError
 from pydantic import Field
 
-from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
+from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
 
 with warnings.catch_warnings():
@@ -109,7 +108,7 @@ class HubSpotConnector:
                                 f"{exc.description or ''}".strip(), PROVIDER, "refresh_token",
                                 400) from None
         except httpx.HTTPError as exc:
-            raise transport_error(exc, PROVIDER, "refresh_token", "token endpoint") from None
+            raise transport_error(exc, PROVIDER, "refresh_token", self.settings.timeout_s) from None
         except ValueError:
             raise ProviderError("server_error", "token endpoint returned malformed JSON",
                                 PROVIDER, "refresh_token") from None
@@ -220,15 +219,11 @@ class HubSpotConnector:
                 method, url, headers={"Authorization": f"Bearer {token}"},
                 timeout=self.settings.timeout_s, **kwargs,
             )
-        except httpx.TimeoutException:
-            raise ProviderError("timeout", f"no response within {self.settings.timeout_s:g}s",
-                                PROVIDER, operation) from None
-        except httpx.TransportError as exc:
-            raise ProviderError("server_error", f"connection failed: {type(exc).__name__}",
-                                PROVIDER, operation) from None
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, PROVIDER, operation, self.settings.timeout_s) from None
         remaining_header = response.headers.get("X-HubSpot-RateLimit-Remaining")
         remaining = int(remaining_header) if (remaining_header or "").isdigit() else None
-        body = _json_or_none(response)
+        body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and "results" in body:
             if not isinstance(body["results"], list):
                 raise ProviderError("server_error", "malformed response: results is not a list",
@@ -236,12 +231,6 @@ class HubSpotConnector:
             return body, remaining
         raise _error(response, body, operation)
 
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def _error(response: httpx.Response, body: Any, operation: str) -> ProviderError:

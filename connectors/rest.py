@@ -17,7 +17,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
+from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
 from connectors.mapping import Mapping
 from connectors.paginators import LoopDetected, Pagination, dig
@@ -191,8 +191,8 @@ class RestConnector:
             response = httpx.post(self._url(auth.token_url), data=form,
                                   timeout=self.settings.timeout_s)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, PROVIDER, "refresh_token", "token endpoint") from None
-        body = _json_or_none(response)
+            raise transport_error(exc, PROVIDER, "refresh_token", self.settings.timeout_s) from None
+        body = json_or_none(response)
         info = body if isinstance(body, dict) else {}
         if response.status_code == 200 and info.get("access_token"):
             return TokenGrant(info["access_token"], info.get("refresh_token") or refresh_token,
@@ -231,13 +231,9 @@ class RestConnector:
                 url, params={**params, **auth_params} or None,
                 auth=auth or httpx.USE_CLIENT_DEFAULT,
                 headers={**self.settings.headers, **headers}, timeout=self.settings.timeout_s)
-        except httpx.TimeoutException:
-            raise ProviderError("timeout", f"no response within {self.settings.timeout_s:g}s",
-                                PROVIDER, "fetch") from None
-        except httpx.TransportError as exc:
-            raise ProviderError("server_error", f"connection failed: {type(exc).__name__}",
-                                PROVIDER, "fetch") from None
-        body = _json_or_none(response)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, PROVIDER, "fetch", self.settings.timeout_s) from None
+        body = json_or_none(response)
         records = dig(body, spec.records_path) if response.status_code == 200 else None
         if not isinstance(records, list) or self._body_error(body) is not None:
             raise self._error(response, body, "fetch")
@@ -322,9 +318,3 @@ class RestConnector:
             return max(reset - datetime.now(UTC).timestamp(), 0.0)
         return None
 
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import Field, model_validator
 
-from connectors.base import Page, PageRequest, SyncSettings, TokenGrant
+from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
 from connectors.mapping import Mapping
 
@@ -166,8 +166,8 @@ class SalesforceConnector:
         try:
             response = httpx.post(s.token_url, data=form, timeout=s.timeout_s)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, PROVIDER, "refresh_token", "token endpoint") from None
-        body = _json_or_none(response)
+            raise transport_error(exc, PROVIDER, "refresh_token", s.timeout_s) from None
+        body = json_or_none(response)
         info = body if isinstance(body, dict) else {}
         if response.status_code == 200 and info.get("access_token"):
             return TokenGrant(
@@ -231,13 +231,9 @@ class SalesforceConnector:
         try:
             response = await client.get(url, params=params, headers=headers,
                                         timeout=self.settings.timeout_s)
-        except httpx.TimeoutException:
-            raise ProviderError("timeout", f"no response within {self.settings.timeout_s:g}s",
-                                PROVIDER, "query") from None
-        except httpx.TransportError as exc:
-            raise ProviderError("server_error", f"connection failed: {type(exc).__name__}",
-                                PROVIDER, "query") from None
-        body = _json_or_none(response)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, PROVIDER, "query", self.settings.timeout_s) from None
+        body = json_or_none(response)
         if not (response.status_code == 200 and isinstance(body, dict)
                 and isinstance(body.get("records"), list)):
             raise _error(response, body, "query", self.settings)
@@ -264,12 +260,6 @@ def _api_usage(response: httpx.Response) -> dict[str, int] | None:
     match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
     return None if match is None else {"used": int(match[1]), "limit": int(match[2])}
 
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def _error(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 from types import TracebackType
+from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from sandbox.hubspot_app import create_app
-from sandbox.hubspot_state import HubSpotSandbox
 
 STARTUP_TIMEOUT_S = 10.0
 
@@ -29,8 +30,13 @@ class _Server(uvicorn.Server):
 
 
 class SandboxServer:
-    def __init__(self, sandbox: HubSpotSandbox, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, sandbox: Any, host: str = "127.0.0.1", port: int = 0, app: Starlette | None = None
+    ) -> None:
+        """Serve `app`, by default the HubSpot app of `sandbox` (pass the Salesforce or REST
+        example app with their own state)."""
         self.sandbox = sandbox
+        self.app = app if app is not None else create_app(sandbox)
         self.host = host
         self.port = port
         self._server: _Server | None = None
@@ -49,9 +55,7 @@ class SandboxServer:
         self.port = sock.getsockname()[1]
         self._socket = sock
         ready = threading.Event()
-        config = uvicorn.Config(
-            create_app(self.sandbox), log_level="warning", access_log=False, lifespan="off"
-        )
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         self._server = server = _Server(config, ready)
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True

@@ -14,7 +14,6 @@ from temporalio.client import Client
 from connectors.rest import load_config
 from sandbox import HubSpotSandbox, SandboxServer
 from sandbox.rest_example import PeopleApi, create_app
-from sandbox.salesforce_server import AppServer
 from starter import connections as connection_service
 from store import vault
 from tests.salesforce.conftest import ProviderStack, worker
@@ -42,7 +41,7 @@ async def rest_stack(
                     lambda stream: sandbox.records("contacts"))
 
     def people(api: PeopleApi, **changes: Any) -> ProviderStack:
-        server = AppServer(create_app(api), api).start()
+        server = SandboxServer(api, app=create_app(api)).start()
         servers.append(server)
         config = load_config(EXAMPLES / "people_api.toml")
         config["base_url"] = server.url

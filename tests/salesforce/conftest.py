@@ -16,8 +16,8 @@ from temporalio.service import RPCError
 
 from connectors.mapping import Mapping, apply
 from connectors.registry import build
+from sandbox import SandboxServer
 from sandbox.salesforce_app import create_app
-from sandbox.salesforce_server import AppServer
 from sandbox.salesforce_state import SalesforceSandbox
 from starter import connections as connection_service
 from store import connections, vault
@@ -108,13 +108,13 @@ class SalesforceStack(ProviderStack):
 async def sf_stack(
     worker: Client, database_url: str
 ) -> AsyncIterator[Callable[..., SalesforceStack]]:
-    servers: list[AppServer] = []
+    servers: list[SandboxServer] = []
     stacks: list[SalesforceStack] = []
 
     def make(settings: dict[str, Any] | None = None, jwt: bool = False,
              **sandbox_args: Any) -> SalesforceStack:
         sandbox = SalesforceSandbox(**sandbox_args)
-        server = AppServer(create_app(sandbox), sandbox).start()
+        server = SandboxServer(sandbox, app=create_app(sandbox)).start()
         servers.append(server)
         name = f"acme-sf-{next(_names)}"
         config = {"base_url": server.url, "token_url": f"{server.url}/services/oauth2/token",

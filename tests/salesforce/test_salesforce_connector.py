@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from connectors.base import PageRequest
 from connectors.errors import ProviderError
 from connectors.registry import build
+from sandbox import SandboxServer
 from sandbox.salesforce_app import create_app
-from sandbox.salesforce_server import AppServer
 from sandbox.salesforce_state import SalesforceSandbox
 from starter.connections import InvalidConnection, validate
 
@@ -22,7 +22,7 @@ from starter.connections import InvalidConnection, validate
 def org() -> Iterator[tuple[SalesforceSandbox, str]]:
     sandbox = SalesforceSandbox(contacts=5, accounts=0, opportunities=0,
                                 rotate_refresh_tokens=True, daily_limit=3)
-    with AppServer(create_app(sandbox), sandbox) as server:
+    with SandboxServer(sandbox, app=create_app(sandbox)) as server:
         yield sandbox, server.url
 
 
