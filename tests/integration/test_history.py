@@ -36,7 +36,8 @@ async def _eventful_sync(stack: Any) -> Any:
 
 
 async def test_history_holds_no_secrets_or_record_bodies(make_stack: Any) -> None:
-    stack = make_stack({"list_page_size": 20}, contacts=200, invalid_contacts=3, seed=31)
+    # 30 pages: still syncing when the token expires and the faults land after page 2.
+    stack = make_stack({"list_page_size": 20}, contacts=600, invalid_contacts=3, seed=31)
     handle = await _eventful_sync(stack)
     first_run = stack.client.get_workflow_handle(stack.workflow_id,
                                                  run_id=handle.first_execution_run_id)

@@ -16,7 +16,8 @@ from tests.observability.conftest import ROOT, WorkerProcess
 async def test_debug_logs_carry_context_and_no_secret(
     worker_process: WorkerProcess, process_stack: Any
 ) -> None:
-    stack = process_stack({"list_page_size": 20}, contacts=200, seed=62)
+    # 50 pages: the sync is still running when the tokens expire after page 2.
+    stack = process_stack({"list_page_size": 20}, contacts=1000, seed=62)
     handle = await stack.start()
     await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 2)
     stack.sandbox.expire_access_tokens()  # a 401, then a second refresh: two access tokens

@@ -88,7 +88,9 @@ async def test_rotating_refresh_token_is_never_burned_by_concurrent_syncs(sf_sta
     stats = stack.sandbox.stats
     assert stats["invalid_grant"] == 0
     assert stats["refreshes_ok"] >= 2
-    assert stats["statuses"].get("401", 0) >= 2  # both streams took the INVALID_SESSION_ID path
+    # The INVALID_SESSION_ID path was taken (by one stream or both: whichever fetches after the
+    # other's refresh already holds the new session).
+    assert stats["statuses"].get("401", 0) >= 1
     with engine().connect() as conn:
         stored = vault.load(conn, stack.connection)
     assert stored.secrets.refresh_token == stack.sandbox.refresh_token  # the latest rotation
