@@ -24,6 +24,12 @@ class StreamInfo:
     # Pages one workflow run handles before it continues as new (keeps each history small).
     pages_per_run: int = 300
     requests_per_second: float | None = None
+    # Time slices of one window fetched at once, for the window kinds the connector can bound
+    # on the provider side (connectors can't split an opaque list cursor).
+    parallel_fetches: int = 1
+    sliceable_kinds: tuple[str, ...] = ()
+    # The connection's start_date: where a full refresh window starts (None: the beginning).
+    start_ms: int | None = None
 
 
 @dataclass
@@ -59,14 +65,18 @@ class PageRef:
     page_no: int
     fetched: int
     next_cursor: dict[str, Any] | None
+    # The provider's headroom is nearly spent: wait this long before this stream's next request.
+    slow_down_ms: int = 0
 
 
 @dataclass
 class PageTask:
+    """A batch of staged pages of one window, transformed or upserted in one transaction."""
+
     connection: str
     stream: str
     window_id: str
-    page_id: int
+    page_ids: list[int]
 
 
 @dataclass

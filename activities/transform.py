@@ -1,4 +1,7 @@
-"""transform_page: staged raw records -> canonical rows; bad records go to rejected records."""
+"""transform_page: staged raw records -> canonical rows; bad records go to rejected records.
+
+One call transforms a batch of staged pages of a window in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -19,27 +22,29 @@ def _transform(conn: Connection, task: PageTask) -> TransformResult:
     connector, mappings, connection_row = connector_for(conn, task.connection)
     logs.bind(provider=connection_row.provider)
     mapping = mappings[task.stream]
-    page = staging.load(conn, task.page_id)
-    rows: list[dict[str, Any]] = []
+    valid: list[str] = []
     rejected: list[tuple[str, str, dict[str, Any]]] = []
-    for record in json.loads(page.raw):
-        try:
-            row, errors = apply(mapping, record)
-        except Exception as exc:  # a malformed record must not stop the page
-            row, errors = None, [f"{type(exc).__name__}: {exc}"]
-        if row is None:
-            external_id = record_id(mapping, record)
-            rejected.append((external_id, "; ".join(errors), record))
-        else:
-            rows.append(row)
+    for page in staging.load(conn, task.page_ids):
+        rows: list[dict[str, Any]] = []
+        page_rejected = len(rejected)
+        for record in json.loads(page.raw):
+            try:
+                row, errors = apply(mapping, record)
+            except Exception as exc:  # a malformed record must not stop the page
+                row, errors = None, [f"{type(exc).__name__}: {exc}"]
+            if row is None:
+                rejected.append((record_id(mapping, record), "; ".join(errors), record))
+            else:
+                rows.append(row)
+        staging.save_transformed(conn, page.id, rows, len(rejected) - page_rejected)
+        valid += [r["external_id"] for r in rows]
     staging.reject(
         conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
-        rejected=rejected, accepted_ids=[r["external_id"] for r in rows],
+        rejected=rejected, accepted_ids=valid,
     )
-    staging.save_transformed(conn, task.page_id, rows, len(rejected))
     metrics.count(metrics.RECORDS_REJECTED, len(rejected),
                   metrics.labels(task.connection, task.stream, connection_row.provider))
-    return TransformResult(valid=len(rows), rejected=len(rejected))
+    return TransformResult(valid=len(valid), rejected=len(rejected))
 
 
 @activity.defn

@@ -1,4 +1,4 @@
-"""upsert_page: the staged page's canonical rows into the destination table."""
+"""upsert_page: a batch of staged pages' canonical rows into the destination table."""
 
 from __future__ import annotations
 
@@ -22,9 +22,7 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
     _, mappings, connection_row = connector_for(conn, task.connection)
     logs.bind(provider=connection_row.provider)
     table = mappings[task.stream].table
-    page = staging.load(conn, task.page_id)
-    if page.transformed is None:
-        raise RuntimeError(f"staged page {task.page_id} has not been transformed")
+    pages = staging.load(conn, task.page_ids)
     decoders: dict[str, Any] = {}
     for column in table.columns:
         if isinstance(column.type, DateTime):
@@ -32,16 +30,23 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
         elif isinstance(column.type, Numeric):
             decoders[column.name] = Decimal
     now = utcnow()
-    rows = []
-    for row in json.loads(page.transformed):
-        for name, decode in decoders.items():
-            if row.get(name) is not None:
-                row[name] = decode(row[name])
-        row.update(connection=task.connection, stream=task.stream, synced_at=now)
-        rows.append(row)
-    written = upsert_rows(conn, table, rows)
-    newest = max((r["source_updated_at"] for r in rows), default=None)
-    staging.mark_upserted(conn, task.page_id, written, newest)
+    batch: list[dict[str, Any]] = []
+    for page in pages:
+        if page.transformed is None:
+            raise RuntimeError(f"staged page {page.id} has not been transformed")
+        rows = json.loads(page.transformed)
+        for row in rows:
+            for name, decode in decoders.items():
+                if row.get(name) is not None:
+                    row[name] = decode(row[name])
+            row.update(connection=task.connection, stream=task.stream, synced_at=now)
+        page_newest = max((r["source_updated_at"] for r in rows), default=None)
+        staging.mark_upserted(conn, page.id, len(rows), page_newest)
+        batch += rows
+    upsert_rows(conn, table, batch)
+    newest = max((r["source_updated_at"] for r in batch), default=None)
+    # Counted per page, as the window's totals count them.
+    written = len(batch)
     metrics.count(metrics.RECORDS_UPSERTED, written,
                   metrics.labels(task.connection, task.stream, connection_row.provider))
     return UpsertResult(upserted=written, max_updated_ms=to_ms(newest))

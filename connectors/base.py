@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -24,6 +25,11 @@ class SyncSettings(BaseModel):
     sla_s: float | None = Field(None, gt=0)
     # Enforced by the Temporal server per connection (starter.rate_limits); None: no limit.
     requests_per_second: float | None = Field(None, gt=0, le=10_000)
+    # Where a full refresh starts (the provider holds nothing older worth syncing). With it, a
+    # connector that bounds windows in time can split a full refresh into parallel slices too.
+    start_date: datetime | None = None
+    # Time slices of a window fetched at once; the rate limit still paces them together.
+    parallel_fetches: int = Field(4, ge=1, le=32)
 
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]

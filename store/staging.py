@@ -37,11 +37,14 @@ def stage(
     return int(result.inserted_primary_key[0])
 
 
-def load(conn: Connection, page_id: int) -> Any:
-    row = conn.execute(select(staged_pages).where(staged_pages.c.id == page_id)).one_or_none()
-    if row is None:
-        raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
-    return row
+def load(conn: Connection, page_ids: list[int]) -> list[Any]:
+    """The staged pages, in the order asked for."""
+    rows = {row.id: row for row in conn.execute(
+        select(staged_pages).where(staged_pages.c.id.in_(page_ids)))}
+    missing = [page_id for page_id in page_ids if page_id not in rows]
+    if missing:
+        raise LookupError(f"staged pages {missing} are gone (their window was already committed)")
+    return [rows[page_id] for page_id in page_ids]
 
 
 def save_transformed(

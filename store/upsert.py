@@ -25,7 +25,17 @@ def upsert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> i
         current = newest.get(row["external_id"])
         if current is None or current["source_updated_at"] <= row["source_updated_at"]:
             newest[row["external_id"]] = row
-    stmt = dialect_insert(table).values(list(newest.values()))
+    # One compiled statement, many parameter sets: the driver batches them (SQLAlchemy's
+    # insertmanyvalues on PostgreSQL), within each database's bound-parameter cap.
+    # Every parameter set names the same columns (a mapping may leave optional fields out).
+    columns = {name for row in newest.values() for name in row}
+    params = [{name: row.get(name) for name in columns} for row in newest.values()]
+    conn.execute(_statement(dialect_insert, table), params)
+    return len(newest)
+
+
+def _statement(dialect_insert: Any, table: Table) -> Any:
+    stmt = dialect_insert(table)
     changed = {
         column.name: stmt.excluded[column.name]
         for column in table.columns
@@ -46,5 +56,4 @@ def upsert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> i
         where=(table.c.source_updated_at < stmt.excluded.source_updated_at)
         | ((table.c.source_updated_at == stmt.excluded.source_updated_at) & same_version_changed),
     )
-    conn.execute(stmt)
-    return len(newest)
+    return stmt

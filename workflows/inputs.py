@@ -50,6 +50,15 @@ class Backfill(BaseModel):
         return None if self.until is None else _utc_ms(self.until)
 
 
+class Slice(BaseModel):
+    """A time range of a window walked by its own cursor, beside the window's other slices."""
+
+    start_ms: int | None
+    end_ms: int
+    cursor: dict[str, Any] | None = None
+    done: bool = False
+
+
 class Window(BaseModel):
     """A window in progress; carried across continue-as-new so a long window resumes in place."""
 
@@ -57,8 +66,10 @@ class Window(BaseModel):
     kind: Literal["full_refresh", "incremental", "backfill"]
     start_ms: int | None
     end_ms: int
+    # The next page number (pages of every slice share the window's numbering).
     page_no: int = 0
-    cursor: dict[str, Any] | None = None
+    cursor: dict[str, Any] | None = None  # workflows started before slices
+    slices: list[Slice] = []
     fetched: int = 0
     upserted: int = 0
     rejected: int = 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import names
     from workflows.inputs import (
         Backfill,
+        Slice,
         SyncInput,
         Window,
         every_seconds,
@@ -58,6 +61,31 @@ PROVIDER_TIMEOUT = timedelta(seconds=90)
 # Activities heartbeat every second (activities.heartbeat): a dead worker's attempt is retried
 # after this, not after the whole start-to-close timeout.
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+# Transform and upsert take up to this many fetched pages / records at a time.
+BATCH_PAGES = 50
+BATCH_RECORDS = 5_000
+# A window shorter than two of these is not worth splitting (an ordinary incremental cycle).
+MIN_SLICE_MS = 3_600_000
+SLICED_WINDOWS = "sliced-windows"
+
+
+@dataclass
+class _Walk:
+    """A window's fetched pages waiting to be loaded, shared by its slices and its loader."""
+
+    ready: list[PageRef] = field(default_factory=list)
+    fetching: bool = True
+    draining: bool = False  # stop fetching: this run continues as new
+
+    def ready_records(self) -> int:
+        return sum(r.fetched for r in self.ready)
+
+    def take_batch(self) -> list[PageRef]:
+        batch = [self.ready.pop(0)]
+        while (self.ready and len(batch) < BATCH_PAGES
+               and sum(r.fetched for r in batch) + self.ready[0].fetched <= BATCH_RECORDS):
+            batch.append(self.ready.pop(0))
+        return batch
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)
@@ -79,6 +107,8 @@ class StreamSync:
         self._watermark_ms: int | None = None
         self._last_signal_error: str | None = None
         self._last_window: dict[str, Any] | None = None
+        # Slices fetch at once; one of them refreshes the token while the others wait for it.
+        self._token_lock = asyncio.Lock()
 
     # -- signals and query ----------------------------------------------------------------
     @workflow.signal
@@ -201,7 +231,7 @@ class StreamSync:
         assert self._info is not None
         end = self._now_ms()
         if inp.full_refresh or self._watermark_ms is None:
-            return self._new_window("full_refresh", None, end)
+            return self._new_window("full_refresh", self._info.start_ms, end)
         start = max(self._watermark_ms - self._info.lookback_ms, 0)
         return self._new_window("incremental", start, end)
 
@@ -209,26 +239,10 @@ class StreamSync:
         self._window = window
         self._state = "syncing"
         self._show()
-        ref = await self._fetch(window)
-        while True:
-            await self._wait_while_paused()
-            stop = self._should_continue_as_new()
-            next_fetch: asyncio.Task[PageRef] | None = None
-            if ref.next_cursor is not None and not stop:
-                ahead = window.model_copy(update={"page_no": window.page_no + 1,
-                                                  "cursor": ref.next_cursor})
-                next_fetch = asyncio.ensure_future(self._fetch(ahead))
-            await self._process(window, ref)
-            window.page_no += 1
-            window.cursor = ref.next_cursor
-            self._show()
-            if ref.next_cursor is None:
-                break
-            if next_fetch is None:
-                assert self._input is not None
-                self._continue_as_new(self._input, window=window,
-                                      next_cycle_at_ms=self._input.next_cycle_at_ms)
-            ref = await next_fetch  # type: ignore[misc]
+        if workflow.patched(SLICED_WINDOWS):
+            await self._walk_slices(window)
+        else:
+            await self._walk_sequentially(window)
         result: CommitResult = await self._activity(
             commit_watermark,
             CommitRequest(self._conn(), self._stream(), window.window_id, window.end_ms,
@@ -242,28 +256,119 @@ class StreamSync:
         self._window = None
         return result
 
-    async def _process(self, window: Window, ref: PageRef) -> None:
+    async def _walk_slices(self, window: Window) -> None:
+        """Fetch every slice of the window at once; load fetched pages in batches meanwhile.
+
+        Each fetch stays one provider call (the server paces them all by the connection's
+        rate); transform and upsert take whatever pages are ready, up to a batch, so their cost
+        per page shrinks as fetching speeds up. At a continue-as-new point fetching stops, the
+        loader drains, and the window travels on with each slice's cursor.
+        """
+        if not window.slices:
+            window.slices = self._slices(window)
+        walk = _Walk()
+
+        async def fetch_slice(part: Slice) -> None:
+            while not part.done and not walk.draining:
+                await self._wait_while_paused()
+                await workflow.wait_condition(
+                    lambda: walk.draining or walk.ready_records() < 2 * BATCH_RECORDS)
+                if walk.draining:
+                    return
+                page_no = window.page_no
+                window.page_no += 1
+                ref = await self._fetch(window, page_no, part.start_ms, part.end_ms, part.cursor)
+                part.cursor = ref.next_cursor
+                part.done = ref.next_cursor is None
+                self._count_fetched(window, ref)
+                walk.ready.append(ref)
+                self._show()
+                if self._should_continue_as_new():
+                    walk.draining = True
+                elif ref.slow_down_ms and not part.done:
+                    await workflow.sleep(timedelta(milliseconds=ref.slow_down_ms))
+
+        async def load() -> None:
+            while True:
+                await workflow.wait_condition(lambda: bool(walk.ready) or not walk.fetching)
+                if not walk.ready:
+                    return
+                await self._load(window, [r.page_id for r in walk.take_batch() if r.fetched])
+
+        loader = asyncio.ensure_future(load())
+        await asyncio.gather(*(fetch_slice(p) for p in window.slices if not p.done))
+        walk.fetching = False
+        await loader
+        if not all(p.done for p in window.slices):
+            assert self._input is not None
+            self._continue_as_new(self._input, window=window,
+                                  next_cycle_at_ms=self._input.next_cycle_at_ms)
+
+    def _slices(self, window: Window) -> list[Slice]:
+        """Equal time slices when the connector can bound this window kind on the provider side."""
+        assert self._info is not None
+        start, end = window.start_ms, window.end_ms
+        count = self._info.parallel_fetches
+        if (start is None or window.kind not in self._info.sliceable_kinds
+                or end - start < 2 * MIN_SLICE_MS):
+            return [Slice(start_ms=start, end_ms=end)]
+        count = min(count, (end - start) // MIN_SLICE_MS)
+        # Whole seconds: providers that filter by the second (SOQL) see no overlap.
+        bounds = [start] + [(start + (end - start) * i // count) // 1000 * 1000
+                            for i in range(1, count)] + [end]
+        return [Slice(start_ms=a, end_ms=b) for a, b in itertools.pairwise(bounds)]
+
+    async def _load(self, window: Window, page_ids: list[int]) -> None:
+        if not page_ids:
+            return
+        task = PageTask(self._conn(), self._stream(), window.window_id, page_ids)
+        transformed = await self._activity(transform_page, task)
+        window.rejected += transformed.rejected
+        self._totals["rejected"] += transformed.rejected
+        upserted = await self._activity(upsert_page, task)
+        window.upserted += upserted.upserted
+        self._totals["upserted"] += upserted.upserted
+        self._show()
+
+    def _count_fetched(self, window: Window, ref: PageRef) -> None:
         window.fetched += ref.fetched
         self._totals["fetched"] += ref.fetched
         self._totals["pages"] += 1
         self._pages_this_run += 1
-        if ref.fetched == 0:
-            return
-        task = PageTask(self._conn(), self._stream(), window.window_id, ref.page_id)
-        transformed = await self._activity(transform_page, task)
-        upserted = await self._activity(upsert_page, task)
-        window.rejected += transformed.rejected
-        window.upserted += upserted.upserted
-        self._totals["rejected"] += transformed.rejected
-        self._totals["upserted"] += upserted.upserted
+
+    async def _walk_sequentially(self, window: Window) -> None:
+        """Workflows started before SLICED_WINDOWS replay this: one page after another."""
+        ref = await self._fetch(window, window.page_no, window.start_ms, window.end_ms,
+                                window.cursor)
+        while True:
+            await self._wait_while_paused()
+            stop = self._should_continue_as_new()
+            next_fetch: asyncio.Task[PageRef] | None = None
+            if ref.next_cursor is not None and not stop:
+                next_fetch = asyncio.ensure_future(self._fetch(
+                    window, window.page_no + 1, window.start_ms, window.end_ms, ref.next_cursor))
+            self._count_fetched(window, ref)
+            if ref.fetched:
+                await self._load(window, [ref.page_id])
+            window.page_no += 1
+            window.cursor = ref.next_cursor
+            self._show()
+            if ref.next_cursor is None:
+                return
+            if next_fetch is None:
+                assert self._input is not None
+                self._continue_as_new(self._input, window=window,
+                                      next_cycle_at_ms=self._input.next_cycle_at_ms)
+            ref = await next_fetch  # type: ignore[misc]
 
     # -- provider calls -------------------------------------------------------------------
-    async def _fetch(self, window: Window) -> PageRef:
+    async def _fetch(
+        self, window: Window, page_no: int, start_ms: int | None, end_ms: int,
+        cursor: dict[str, Any] | None,
+    ) -> PageRef:
         assert self._info is not None
-        request = FetchRequest(
-            self._conn(), self._stream(), window.window_id, window.kind, window.start_ms,
-            window.end_ms, window.page_no, window.cursor,
-        )
+        request = FetchRequest(self._conn(), self._stream(), window.window_id, window.kind,
+                               start_ms, end_ms, page_no, cursor)
         refreshed_after_401 = False
         while True:
             await self._ensure_token()
@@ -273,7 +378,7 @@ class StreamSync:
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     priority=self._provider_priority(),
-                    summary=f"{window.kind} page {window.page_no}",
+                    summary=f"{window.kind} page {page_no}",
                 )
             except ActivityError as err:
                 cause = err.cause
@@ -283,17 +388,19 @@ class StreamSync:
                     refreshed_after_401 = True
                     version = (cause.details[0] or {}).get("credential_version") \
                         if cause.details else None
-                    await self._refresh(stale_version=version if version is not None else -1)
+                    async with self._token_lock:
+                        await self._refresh(stale_version=version if version is not None else -1)
                     continue
                 await self._block(err)
                 refreshed_after_401 = False
 
     async def _ensure_token(self) -> None:
         assert self._info is not None
-        token = self._token
-        if (token is None or token.expires_at_ms is None
-                or self._now_ms() >= token.expires_at_ms - self._info.refresh_margin_ms):
-            await self._refresh(stale_version=None)
+        async with self._token_lock:
+            token = self._token
+            if (token is None or token.expires_at_ms is None
+                    or self._now_ms() >= token.expires_at_ms - self._info.refresh_margin_ms):
+                await self._refresh(stale_version=None)
 
     async def _refresh(self, stale_version: int | None) -> None:
         assert self._info is not None

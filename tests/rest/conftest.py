@@ -21,6 +21,8 @@ from tests.salesforce.conftest import ProviderStack, worker
 __all__ = ["worker", "rest_stack", "EXAMPLES"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
 _names = itertools.count(1)
+# Keys `people(**changes)` sets on the connection; the rest go to the people stream.
+CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parallel_fetches")
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ async def rest_stack(
         config["base_url"] = server.url
         stream = config["streams"]["people"]
         for key, value in changes.items():
-            (config if key in ("auth", "error_in_body", "lookback_s") else stream)[key] = value
+            (config if key in CONNECTION_LEVEL else stream)[key] = value
         return _add(config, vault.Secrets(api.api_key, ""), lambda stream: api.people())
 
     def _add(config: dict[str, Any], secrets: vault.Secrets,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from sandbox.rest_example import PeopleApi
 from tests.integration.conftest import wait_for_status
+from tests.integration.test_slices import most_fetches_in_flight
 
 PAGINATIONS = {
     "cursor": ("/v1/people/cursor", "data",
@@ -48,6 +50,18 @@ async def test_incremental_window_reaches_the_api_as_parameters(rest_stack: Any)
     assert summary["fetched"] <= 5  # the window was filtered by the API, not after the fact
     assert stack.destination("people")["40"]["first_name"] == "Renamed"
     stack.assert_destination_equals_provider("people")
+
+
+async def test_full_refresh_from_start_date_in_parallel_slices(rest_stack: Any) -> None:
+    seeded = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    api = PeopleApi(people=200, seed_time=seeded)  # two people per second from `seeded` on
+    start = seeded + timedelta(seconds=50)
+    stack = rest_stack("people", api, start_date=start.isoformat(), parallel_fetches=3)
+    handle = await stack.start("people")
+    await handle.result()
+    expected = {k: v for k, v in stack.expected("people").items() if int(k) >= 100}
+    assert sorted(stack.destination("people")) == sorted(expected)  # nothing before start_date
+    assert most_fetches_in_flight(await handle.fetch_history()) == 3
 
 
 @pytest.mark.parametrize(
