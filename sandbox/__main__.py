@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         companies=args.companies,
         deals=args.deals,
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio then sets TCP_NODELAY (see server.py).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     # Bound before printing, so a reader of these lines can connect at once (the backlog queues it).
