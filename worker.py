@@ -7,6 +7,9 @@ Observability settings (env):
     TRIBUTARY_LOG_FORMAT         json (one object per line, the default) or text
     TRIBUTARY_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR
     TRIBUTARY_STALENESS_CHECK_S  seconds between staleness checks (30; 0: off)
+    TRIBUTARY_LOCAL_RATE_LIMIT   1: pace connections in this process even if the server can
+    TRIBUTARY_WORKERS            worker processes sharing each connection's rate when paced
+                                 locally (1); see docs/RUNBOOK.md, "Rate limits"
 
 SIGTERM or Ctrl-C stops polling, lets running activities finish (up to a grace period) and exits.
 """
@@ -31,7 +34,7 @@ from temporalio.runtime import (
 )
 from temporalio.worker import Worker
 
-from activities import logs, staleness
+from activities import limiter, logs, staleness
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
 from activities.heartbeat import HeartbeatInterceptor
@@ -113,9 +116,14 @@ def build_runtime(metrics_port: int, log_format: str) -> tuple[Runtime, bool]:
         return _runtime(None, log_format), False
 
 
+async def select_rate_limiting(client: Client) -> bool:
+    """The server enforces each connection's rate, or else this process does; True: local."""
+    return limiter.configure(server_enforces=await rate_limits.apply(client, list(SETTINGS)))
+
+
 async def run(client: Client, stop: asyncio.Event, staleness_check_s: float = 0) -> None:
     await ensure_search_attributes(client)
-    await rate_limits.apply(client, list(SETTINGS))
+    await select_rate_limiting(client)
     workers = build_workers(client)
     runs = [asyncio.create_task(w.run()) for w in workers]
     if staleness_check_s:
@@ -130,6 +138,7 @@ async def main() -> None:
         log_format = logs.configure()
         metrics_port = int(_env_number("TRIBUTARY_METRICS_PORT", DEFAULT_METRICS_PORT))
         staleness_check_s = _env_number("TRIBUTARY_STALENESS_CHECK_S", DEFAULT_STALENESS_CHECK_S)
+        limiter.workers()  # a bad TRIBUTARY_WORKERS stops the worker now, not its first fetch
     except ValueError as exc:  # a bad setting: say which, no traceback
         sys.exit(f"worker: {exc}")
     runtime, serving = build_runtime(metrics_port, log_format)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import logs, metrics
+from activities import limiter, logs, metrics
 from activities.models import FetchRequest, PageRef
 from activities.runtime import connector_for, db, http
 from connectors.base import PageRequest
@@ -64,6 +65,13 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
         cursor=request.cursor,
     )
+    try:
+        await limiter.pace(request.connection, connector.settings.requests_per_second)
+    except limiter.Saturated as exc:
+        # Our own pacing, not the provider's: nothing to record against the stream.
+        raise ApplicationError(f"rate_limited: {exc} (per-worker limiter, see "
+                               "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
+                               next_retry_delay=timedelta(seconds=exc.wait_s)) from None
     started = time.monotonic()
     try:
         page = await connector.fetch_page(http(), token, page_request)
@@ -79,4 +87,8 @@ async def fetch_page(request: FetchRequest) -> PageRef:
     metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
     metrics.count(metrics.PAGES_FETCHED, 1, at)
     log.info("fetched page %d: %d records", request.page_no, len(page.records))
-    return PageRef(page_id, request.page_no, len(page.records), page.next_cursor)
+    slow_down_ms = int(page.extra.get("slow_down_ms", 0))
+    if slow_down_ms:
+        log.info("provider headroom low (%s requests left): this stream waits %d ms before its "
+                 "next request", page.rate_remaining, slow_down_ms)
+    return PageRef(page_id, request.page_no, len(page.records), page.next_cursor, slow_down_ms)

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
+from connectors.headroom import header_int, slow_down_ms
 
 with warnings.catch_warnings():
     # authlib prefers the httpx2 fork but supports httpx, which the rest of Tributary uses.
@@ -152,12 +153,12 @@ class HubSpotConnector:
         if request.cursor:
             params["after"] = request.cursor["after"]
         url = f"{self.settings.base_url}/crm/{API_VERSION}/objects/{request.stream}"
-        body, remaining = await self._call(client, token, "list", "GET", url, params=params)
+        body, limits = await self._call(client, token, "list", "GET", url, params=params)
         after = ((body.get("paging") or {}).get("next") or {}).get("after")
         if after is not None and request.cursor and str(after) == str(request.cursor["after"]):
             raise ProviderError("server_error", f"paging cursor repeated ({after})", PROVIDER,
                                 "list")
-        return Page(body["results"], {"after": str(after)} if after else None, remaining)
+        return _page(body["results"], {"after": str(after)} if after else None, limits)
 
     async def _search_page(
         self, client: httpx.AsyncClient, token: str, request: PageRequest
@@ -195,25 +196,25 @@ class HubSpotConnector:
             "limit": limit,
         }
         url = f"{self.settings.base_url}/crm/{API_VERSION}/objects/{request.stream}/search"
-        body, remaining = await self._call(client, token, "search", "POST", url, json=payload)
+        body, limits = await self._call(client, token, "search", "POST", url, json=payload)
         records = body["results"]
         if len(records) < limit:
             if cursor["mode"] == "ties":  # that millisecond is done; the rest of the window
-                return Page(records, {"mode": "range", "op": "GT", "ts": cursor["ts"]}, remaining)
-            return Page(records, None, remaining)
+                return _page(records, {"mode": "range", "op": "GT", "ts": cursor["ts"]}, limits)
+            return _page(records, None, limits)
         if cursor["mode"] == "ties":
-            return Page(records, {"mode": "ties", "ts": cursor["ts"], "id": records[-1]["id"]},
-                        remaining)
+            return _page(records, {"mode": "ties", "ts": cursor["ts"], "id": records[-1]["id"]},
+                         limits)
         last = self.record_updated_ms(records[-1])
         if self.record_updated_ms(records[0]) == last:
-            return Page(records, {"mode": "ties", "ts": last, "id": "0"}, remaining)
+            return _page(records, {"mode": "ties", "ts": last, "id": "0"}, limits)
         complete = [r for r in records if self.record_updated_ms(r) < last]
-        return Page(complete, {"mode": "range", "op": "GTE", "ts": last}, remaining)
+        return _page(complete, {"mode": "range", "op": "GTE", "ts": last}, limits)
 
     async def _call(
         self, client: httpx.AsyncClient, token: str, operation: str, method: str, url: str,
         **kwargs: Any,
-    ) -> tuple[dict[str, Any], int | None]:
+    ) -> tuple[dict[str, Any], httpx.Headers]:
         try:
             response = await client.request(
                 method, url, headers={"Authorization": f"Bearer {token}"},
@@ -221,15 +222,42 @@ class HubSpotConnector:
             )
         except httpx.HTTPError as exc:
             raise transport_error(exc, PROVIDER, operation, self.settings.timeout_s) from None
-        remaining_header = response.headers.get("X-HubSpot-RateLimit-Remaining")
-        remaining = int(remaining_header) if (remaining_header or "").isdigit() else None
         body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and "results" in body:
             if not isinstance(body["results"], list):
                 raise ProviderError("server_error", "malformed response: results is not a list",
                                     PROVIDER, operation, 200)
-            return body, remaining
+            return body, response.headers
         raise _error(response, body, operation)
+
+
+def _page(records: list[dict[str, Any]], cursor: dict[str, Any] | None,
+          headers: httpx.Headers) -> Page:
+    """A page with the headroom its response reported (see `slow_down`)."""
+    page = Page(records, cursor, header_int(headers, "X-HubSpot-RateLimit-Remaining"))
+    page.extra["slow_down_ms"] = slow_down(headers)
+    return page
+
+
+def slow_down(headers: httpx.Headers) -> int:
+    """The wait before this stream's next request, from the burst and the daily headroom.
+
+    The burst window is rolling (`-Interval-Milliseconds`, 10 s); the daily budget of private apps
+    resets at midnight UTC. Search responses carry neither burst header (search has its own
+    per-second limit), and OAuth apps have no daily one: what is absent counts as plenty.
+    """
+    interval_ms = header_int(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    burst = slow_down_ms(
+        header_int(headers, "X-HubSpot-RateLimit-Remaining"),
+        header_int(headers, "X-HubSpot-RateLimit-Max"),
+        interval_ms or DEFAULT_INTERVAL_S * 1000,
+    )
+    daily = slow_down_ms(
+        header_int(headers, "X-HubSpot-RateLimit-Daily-Remaining"),
+        header_int(headers, "X-HubSpot-RateLimit-Daily"),
+        _seconds_to_utc_midnight() * 1000, rolling=False,
+    )
+    return max(burst, daily)
 
 
 

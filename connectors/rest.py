@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
+from connectors.headroom import header_int, slow_down_ms
 from connectors.mapping import Mapping
 from connectors.paginators import LoopDetected, Pagination, dig
 
@@ -94,6 +95,11 @@ class RateLimit(_Model):
     retry_after_header: str = "Retry-After"  # seconds
     reset_header: str | None = None  # epoch seconds when the window resets
     default_retry_s: float = Field(10.0, ge=0)
+    # The window's budget (a header, else a fixed number) and length: with the remaining count
+    # they let a stream slow down before the budget runs out (connectors.headroom).
+    limit_header: str | None = None
+    limit: int | None = Field(None, ge=1)
+    interval_s: float | None = Field(None, gt=0)
 
 
 class ErrorInBody(_Model):
@@ -254,8 +260,22 @@ class RestConnector:
             records = [r for r in records if request.window_start_ms
                        <= parse_time(dig(r, spec.cursor_field), spec.cursor_format)
                        < request.window_end_ms]
-        remaining = response.headers.get(self.settings.rate_limit.remaining_header or "", "")
-        return Page(records, next_cursor, int(remaining) if remaining.isdigit() else None)
+        remaining = header_int(response.headers, self.settings.rate_limit.remaining_header)
+        page = Page(records, next_cursor, remaining)
+        page.extra["slow_down_ms"] = self.slow_down(response.headers, remaining)
+        return page
+
+    def slow_down(self, headers: httpx.Headers, remaining: int | None) -> int:
+        """Spread what is left of the budget over the time until it resets (the reset header),
+        or treat the configured interval as a rolling window when the API does not say."""
+        limits = self.settings.rate_limit
+        maximum = header_int(headers, limits.limit_header) or limits.limit
+        reset = header_int(headers, limits.reset_header)
+        now_s = datetime.now(UTC).timestamp()
+        if reset is not None and reset >= now_s:
+            return slow_down_ms(remaining, maximum, (reset - now_s) * 1000, rolling=False)
+        interval_ms = limits.interval_s * 1000 if limits.interval_s else None
+        return slow_down_ms(remaining, maximum, interval_ms)
 
     def _window_params(self, spec: StreamSpec, request: PageRequest) -> dict[str, str]:
         window = spec.incremental

@@ -29,6 +29,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
+from connectors.headroom import DAY_MS, slow_down_ms
 from connectors.mapping import Mapping
 
 PROVIDER = "salesforce"
@@ -252,7 +253,18 @@ class SalesforceConnector:
         if usage is not None:
             page.rate_remaining = usage["limit"] - usage["used"]
             page.extra["api_usage"] = usage
+            page.extra["slow_down_ms"] = self.slow_down(usage)
         return page
+
+    def slow_down(self, usage: dict[str, int]) -> int:
+        """Near the org's daily allowance, slow to the pace the rolling 24 hours refill it.
+
+        Never longer than `request_limit_retry_s`: by then calls older than a day have freed
+        some of the allowance, and an exhausted one answers REQUEST_LIMIT_EXCEEDED, which waits
+        that long anyway.
+        """
+        wait = slow_down_ms(usage["limit"] - usage["used"], usage["limit"], DAY_MS)
+        return min(wait, round(self.settings.request_limit_retry_s * 1000))
 
 
 def _api_usage(response: httpx.Response) -> dict[str, int] | None:

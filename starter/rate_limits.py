@@ -3,6 +3,7 @@
 Provider calls carry `Priority(fairness_key=<connection>, fairness_weight=<its rate / base>)`;
 the queue's per-key rate limit is the base rate scaled by the key's weight, so every worker
 polling the queue is held to each connection's rate together, with no limiter of our own.
+Where the server refuses, the per-worker limiter (activities.limiter) takes over.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from temporalio.api.workflowservice.v1 import UpdateTaskQueueConfigRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.limiter import WORKERS_ENV
 from workflows.names import RATE_LIMIT_BASE_RPS, provider_queue
 
 log = logging.getLogger("tributary.rate_limits")
@@ -36,7 +38,11 @@ async def apply(client: Client, providers: list[str]) -> bool:
             ))
     except RPCError as exc:
         log.warning(
-            "the Temporal server cannot enforce per-connection rate limits (%s): provider "
-            "calls are paced only by the providers' own 429s", exc.message)
+            "the Temporal server refused the per-connection rate limits of the provider task "
+            "queues (UpdateTaskQueueConfig: %s: %s). Lost: one request rate per connection "
+            "enforced across every worker. Taking over: each worker process paces each "
+            "connection itself at requests_per_second / %s; run every worker with it set to the "
+            "number of worker processes. See docs/RUNBOOK.md#rate-limits",
+            exc.status.name, exc.message.rstrip("."), WORKERS_ENV)
         return False
     return True

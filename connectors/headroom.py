@@ -1,0 +1,44 @@
+"""How long a stream should wait before its next request, from the provider's rate-limit headroom.
+
+Every connector reports its provider's remaining budget through `slow_down_ms`, so a stream slows
+down before the provider answers 429 (a 429 costs a whole window; a spread costs a little).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+# Below this share of the budget the stream slows down; above it, full speed.
+FLOOR_FRACTION = 0.1
+DAY_MS = 86_400_000
+
+
+def slow_down_ms(
+    remaining: int | None, maximum: int | None, interval_ms: float | None, *, rolling: bool = True,
+) -> int:
+    """The wait before the next request: 0 while `remaining` is above the floor.
+
+    Rolling windows (HubSpot's ten seconds, Salesforce's 24 hours) free one request every
+    `interval / maximum` on average: below the floor the stream waits one such slot per request
+    it is below it, plus one. A stream paced right at the limit by the Temporal server barely
+    slows; one running ahead of it (a burst, a second workflow) backs off before the 429.
+    Windows that reset at a known time (`rolling=False`, `interval_ms` = the time until then)
+    spread what is left over that time, so with nothing left the wait is the rest of it.
+    Missing or nonsensical numbers (no header, a zero maximum) mean no opinion: 0.
+    """
+    if remaining is None or not maximum or maximum <= 0 or not interval_ms or interval_ms <= 0:
+        return 0
+    remaining = max(remaining, 0)
+    floor = maximum * FLOOR_FRACTION
+    if remaining > floor:
+        return 0
+    if rolling:
+        return math.ceil(interval_ms / maximum * (math.floor(floor) - remaining + 1))
+    return math.ceil(interval_ms / (remaining + 1))
+
+
+def header_int(headers: Mapping[str, str], name: str | None) -> int | None:
+    """A non-negative integer header (absent or anything else: None, i.e. unknown)."""
+    value = (headers.get(name) or "").strip() if name else ""
+    return int(value) if value.isascii() and value.isdigit() else None
