@@ -123,6 +123,8 @@ def configure(fmt: str | None = None, level: str | None = None) -> str:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request URL at INFO: one line per page, and a query-string API key in it.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     # The context is in the fields now; Temporal's default appends it to the message as a dict.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False

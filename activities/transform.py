@@ -5,9 +5,9 @@ One call transforms a batch of staged pages of a window in one transaction.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 from temporalio import activity
 
@@ -27,7 +27,7 @@ def _transform(conn: Connection, task: PageTask) -> TransformResult:
     for page in staging.load(conn, task.page_ids):
         rows: list[dict[str, Any]] = []
         page_rejected = len(rejected)
-        for record in json.loads(page.raw):
+        for record in orjson.loads(page.raw):
             try:
                 row, errors = apply(mapping, record)
             except Exception as exc:  # a malformed record must not stop the page

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, DateTime, Numeric
 from temporalio import activity
 
@@ -34,7 +34,7 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
     for page in pages:
         if page.transformed is None:
             raise RuntimeError(f"staged page {page.id} has not been transformed")
-        rows = json.loads(page.transformed)
+        rows = orjson.loads(page.transformed)
         for row in rows:
             for name, decode in decoders.items():
                 if row.get(name) is not None:

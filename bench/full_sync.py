@@ -37,6 +37,7 @@ async def main() -> None:
 
     from sandbox import HubSpotSandbox, SandboxServer
     from starter import connections
+    from starter.rate_limits import DEV_SERVER_ARGS
     from store import vault
     from store.db import engine
     from store.schema import contacts, metadata
@@ -48,7 +49,8 @@ async def main() -> None:
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     sandbox = HubSpotSandbox(contacts=args.contacts, rate_limit=10**9, search_per_second=10**9)
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal,
-                                                search_attributes=SEARCH_ATTRIBUTES)
+                                                search_attributes=SEARCH_ATTRIBUTES,
+                                                dev_server_extra_args=DEV_SERVER_ARGS)
     server = SandboxServer(sandbox).start()
     async with env:
         connections.add("bench", "hubspot", "bench", {

@@ -33,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from sandbox import HubSpotSandbox, SandboxServer  # noqa: E402
 from starter import connections  # noqa: E402
+from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
 from workflows.names import (  # noqa: E402
     SEARCH_ATTRIBUTES,
@@ -197,7 +198,8 @@ async def main() -> None:
                       TRIBUTARY_STALENESS_CHECK_S="0")
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal,
-                                                search_attributes=SEARCH_ATTRIBUTES)
+                                                search_attributes=SEARCH_ATTRIBUTES,
+                                                dev_server_extra_args=DEV_SERVER_ARGS)
     async with env:
         worker_env = dict(os.environ,
                           TEMPORAL_ADDRESS=env.client.service_client.config.target_host)

@@ -44,6 +44,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from sandbox import HubSpotSandbox, SandboxServer  # noqa: E402
 from starter import connections  # noqa: E402
+from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
 from store.db import engine  # noqa: E402
 from store.schema import contacts, metadata  # noqa: E402
@@ -218,7 +219,8 @@ async def main() -> None:
     metadata.create_all(engine())
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal,
-                                                search_attributes=SEARCH_ATTRIBUTES)
+                                                search_attributes=SEARCH_ATTRIBUTES,
+                                                dev_server_extra_args=DEV_SERVER_ARGS)
     portals = Portals()
     async with env:
         worker = start_worker(env.client.service_client.config.target_host, f"{home}/worker.log")

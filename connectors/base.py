@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import httpx
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -78,6 +78,6 @@ class Connector(Protocol):
 def json_or_none(response: httpx.Response) -> Any:
     """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller)."""
     try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return None

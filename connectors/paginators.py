@@ -9,10 +9,10 @@ is reported as an error instead of being followed forever.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Annotated, Any, Literal
 
 import httpx
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 SEEN_KEPT = 50  # loops longer than this many pages are not detected (and are not seen in practice)
@@ -35,7 +35,8 @@ def dig(value: Any, path: str) -> Any:
 
 
 def _fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    encoded = orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 class _Paginator(BaseModel):

@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from starter import connections as connection_service
-from starter import syncs
+from starter import rate_limits, syncs
 from starter.errors import CliError
 from starter.processes import ROOT, Processes, free_port, listening, temporal_cli
 from starter.temporal import connect, ensure_search_attributes
@@ -101,7 +101,7 @@ async def _demo(processes: Processes, keep: bool, contacts: int, port: int, ui_p
     else:
         argv = [temporal_cli(), "server", "start-dev", "--db-filename",
                 str(home() / "temporal.db"), "--port", str(port), "--ui-port", str(ui_port),
-                "--log-level", "error"]
+                "--log-level", "error", *rate_limits.DEV_SERVER_ARGS]
         for key in SEARCH_ATTRIBUTES:
             argv += ["--search-attribute", f"{key.name}=Keyword"]
         log = processes.start("temporal", argv, env)

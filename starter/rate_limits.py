@@ -21,6 +21,17 @@ from workflows.names import RATE_LIMIT_BASE_RPS, provider_queue
 
 log = logging.getLogger("tributary.rate_limits")
 
+# A task queue has 4 partitions by default, and the server divides a per-key rate limit among
+# them: with few tasks in flight some partitions idle while others hold their task, and a
+# connection gets ~70 % of its rate. One partition makes the limit exact. The dev server's one
+# history shard also reads new tasks at 20/s by default, adding ~80 ms to every step.
+# Production: deploy/temporal-dynamicconfig.yaml (partitions only, per provider queue).
+DEV_SERVER_ARGS = [
+    "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+    "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+    "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+]
+
 
 async def apply(client: Client, providers: list[str]) -> bool:
     """Set the per-key base rate of each provider queue; False if the server can't."""

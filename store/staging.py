@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, func, select, update
 
 from store.db import utcnow
@@ -17,7 +18,7 @@ def stage(
     records: list[dict[str, Any]],
 ) -> int:
     """Store a fetched page; a retried fetch of the same page replaces it. Returns the page id."""
-    raw = json.dumps(records, separators=(",", ":"))
+    raw = orjson.dumps(records).decode()
     existing = conn.execute(
         select(staged_pages.c.id).where(
             staged_pages.c.window_id == window_id, staged_pages.c.page_no == page_no
@@ -52,7 +53,8 @@ def save_transformed(
 ) -> None:
     conn.execute(
         update(staged_pages).where(staged_pages.c.id == page_id).values(
-            transformed=json.dumps(rows, default=str, separators=(",", ":")),
+            # Datetimes as ISO 8601 (orjson's own), decimals as text: upsert_page decodes both.
+            transformed=orjson.dumps(rows, default=str).decode(),
             valid=len(rows), rejected=rejected,
         )
     )

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store.schema import metadata  # noqa: E402
 from workflows.names import SEARCH_ATTRIBUTES  # noqa: E402
 
@@ -45,6 +46,7 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_cli(),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_ARGS,
     )
     async with env:
         yield env

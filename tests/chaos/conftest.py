@@ -109,6 +109,7 @@ class DevServer:
     """A Temporal dev server with a persistent database file, to stop and start again."""
 
     def __init__(self, directory: Path) -> None:
+        from starter.rate_limits import DEV_SERVER_ARGS
         from tests.conftest import temporal_cli
         from workflows.names import SEARCH_ATTRIBUTES
 
@@ -116,7 +117,7 @@ class DevServer:
         self.address = f"127.0.0.1:{self.port}"
         self.argv = [temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
                      "--port", str(self.port), "--db-filename", str(directory / "temporal.db"),
-                     "--log-level", "error"]
+                     "--log-level", "error", *DEV_SERVER_ARGS]
         for key in SEARCH_ATTRIBUTES:
             self.argv += ["--search-attribute", f"{key.name}=Keyword"]
         self.log = directory / "temporal.log"

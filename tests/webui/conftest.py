@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from starter.rate_limits import DEV_SERVER_ARGS
 from tests.conftest import temporal_cli
 from tests.integration.conftest import make_stack, worker
 from workflows.names import SEARCH_ATTRIBUTES
@@ -35,7 +36,7 @@ async def temporal(ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
         dev_server_log_level="error",
         ui=True,
         ui_port=ui_port,
-        dev_server_extra_args=["--ui-disable-news-fetch"],
+        dev_server_extra_args=["--ui-disable-news-fetch", *DEV_SERVER_ARGS],
     )
     async with env:
         yield env
