@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 from temporalio import activity
 
-from activities.models import StreamInfo, StreamRef
+from activities.models import RateKey, StreamInfo, StreamRef
 from activities.runtime import connector_for, db, invalid_input
 from connectors.hubspot import HubSpotConnector
 from connectors.rest import RestConnector
@@ -38,6 +38,7 @@ def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
         parallel_fetches=settings.parallel_fetches,
         sliceable_kinds=_sliceable_kinds(connector, ref.stream),
         start_ms=_utc_ms(settings.start_date),
+        rate_keys=_rate_keys(connector),
     )
 
 
@@ -45,6 +46,13 @@ def _utc_ms(value: datetime | None) -> int | None:
     if value is not None and value.tzinfo is not None:
         value = value.astimezone(UTC)
     return to_ms(value)
+
+
+def _rate_keys(connector: Any) -> dict[str, RateKey]:
+    if isinstance(connector, HubSpotConnector):  # incremental and backfill windows search
+        search = RateKey("search", connector.settings.search_requests_per_second)
+        return {"incremental": search, "backfill": search}
+    return {}
 
 
 def _sliceable_kinds(connector: Any, stream: str) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -10,6 +10,14 @@ from typing import Any
 class StreamRef:
     connection: str
     stream: str
+
+
+@dataclass
+class RateKey:
+    """A request budget of its own on the provider's side (HubSpot's search: 5/s per account)."""
+
+    name: str
+    requests_per_second: float
 
 
 @dataclass
@@ -30,6 +38,8 @@ class StreamInfo:
     sliceable_kinds: tuple[str, ...] = ()
     # The connection's start_date: where a full refresh window starts (None: the beginning).
     start_ms: int | None = None
+    # Window kinds whose requests count against a budget of their own (by window kind).
+    rate_keys: dict[str, RateKey] = field(default_factory=dict)
 
 
 @dataclass

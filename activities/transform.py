@@ -24,7 +24,7 @@ def _transform(conn: Connection, task: PageTask) -> TransformResult:
     mapping = mappings[task.stream]
     valid: list[str] = []
     rejected: list[tuple[str, str, dict[str, Any]]] = []
-    for page in staging.load(conn, task.page_ids):
+    for page in staging.pages(conn, task.page_ids):
         rows: list[dict[str, Any]] = []
         page_rejected = len(rejected)
         for record in orjson.loads(page.raw):

@@ -22,7 +22,6 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
     _, mappings, connection_row = connector_for(conn, task.connection)
     logs.bind(provider=connection_row.provider)
     table = mappings[task.stream].table
-    pages = staging.load(conn, task.page_ids)
     decoders: dict[str, Any] = {}
     for column in table.columns:
         if isinstance(column.type, DateTime):
@@ -30,8 +29,10 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
         elif isinstance(column.type, Numeric):
             decoders[column.name] = Decimal
     now = utcnow()
-    batch: list[dict[str, Any]] = []
-    for page in pages:
+    written = 0
+    newest: datetime | None = None
+    # Page by page in one transaction: the batch is atomic, memory holds one page.
+    for page in staging.pages(conn, task.page_ids):
         if page.transformed is None:
             raise RuntimeError(f"staged page {page.id} has not been transformed")
         rows = orjson.loads(page.transformed)
@@ -40,13 +41,12 @@ def _upsert(conn: Connection, task: PageTask) -> UpsertResult:
                 if row.get(name) is not None:
                     row[name] = decode(row[name])
             row.update(connection=task.connection, stream=task.stream, synced_at=now)
+        upsert_rows(conn, table, rows)
         page_newest = max((r["source_updated_at"] for r in rows), default=None)
         staging.mark_upserted(conn, page.id, len(rows), page_newest)
-        batch += rows
-    upsert_rows(conn, table, batch)
-    newest = max((r["source_updated_at"] for r in batch), default=None)
-    # Counted per page, as the window's totals count them.
-    written = len(batch)
+        written += len(rows)  # counted per page, as the window's totals count them
+        if page_newest is not None and (newest is None or page_newest > newest):
+            newest = page_newest
     metrics.count(metrics.RECORDS_UPSERTED, written,
                   metrics.labels(task.connection, task.stream, connection_row.provider))
     return UpsertResult(upserted=written, max_updated_ms=to_ms(newest))

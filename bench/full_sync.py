@@ -55,7 +55,8 @@ async def main() -> None:
     async with env:
         connections.add("bench", "hubspot", "bench", {
             "base_url": server.url, "token_url": f"{server.url}/oauth/v1/token",
-            "client_id": sandbox.client_id, "requests_per_second": 10_000},
+            "client_id": sandbox.client_id, "requests_per_second": 10_000,
+            "search_requests_per_second": 10_000},
             vault.Secrets(sandbox.client_secret, sandbox.refresh_token))
         workers = build_workers(env.client)
         runs = [asyncio.create_task(w.run()) for w in workers]

@@ -77,7 +77,8 @@ class Portals:
         sandbox, server = self._by_records[records]
         connections.add(name, "hubspot", name, {
             "base_url": server.url, "token_url": f"{server.url}/oauth/v1/token",
-            "client_id": sandbox.client_id, "requests_per_second": 10_000},
+            "client_id": sandbox.client_id, "requests_per_second": 10_000,
+            "search_requests_per_second": 10_000},
             vault.Secrets(sandbox.client_secret, sandbox.refresh_token))
 
     def stop(self) -> None:

@@ -52,6 +52,9 @@ class HubSpotSettings(SyncSettings):
     search_page_size: int = Field(200, ge=1, le=200)
     # HubSpot's documented private-app burst limit: 100 requests per 10 seconds.
     requests_per_second: float | None = Field(10.0, gt=0, le=10_000)
+    # Search has its own limit (5 per second per account, outside the ten-second one): a
+    # little under it, since the Temporal server lets an idle key burst for one second.
+    search_requests_per_second: float = Field(4.0, gt=0, le=10_000)
 
 
 def _parse_ms(value: str | None) -> int | None:

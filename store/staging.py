@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -38,14 +39,13 @@ def stage(
     return int(result.inserted_primary_key[0])
 
 
-def load(conn: Connection, page_ids: list[int]) -> list[Any]:
-    """The staged pages, in the order asked for."""
-    rows = {row.id: row for row in conn.execute(
-        select(staged_pages).where(staged_pages.c.id.in_(page_ids)))}
-    missing = [page_id for page_id in page_ids if page_id not in rows]
-    if missing:
-        raise LookupError(f"staged pages {missing} are gone (their window was already committed)")
-    return [rows[page_id] for page_id in page_ids]
+def pages(conn: Connection, page_ids: list[int]) -> Iterator[Any]:
+    """The staged pages one at a time, in the order asked for (a batch never sits in memory)."""
+    for page_id in page_ids:
+        row = conn.execute(select(staged_pages).where(staged_pages.c.id == page_id)).one_or_none()
+        if row is None:
+            raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
+        yield row
 
 
 def save_transformed(

@@ -80,6 +80,9 @@ class _Walk:
     def ready_records(self) -> int:
         return sum(r.fetched for r in self.ready)
 
+    def batch_ready(self) -> bool:
+        return len(self.ready) >= BATCH_PAGES or self.ready_records() >= BATCH_RECORDS
+
     def take_batch(self) -> list[PageRef]:
         batch = [self.ready.pop(0)]
         while (self.ready and len(batch) < BATCH_PAGES
@@ -290,7 +293,9 @@ class StreamSync:
 
         async def load() -> None:
             while True:
-                await workflow.wait_condition(lambda: bool(walk.ready) or not walk.fetching)
+                # Full batches while pages keep coming: each activity costs the same whatever
+                # its size, so fewer and larger ones leave more time for fetching.
+                await workflow.wait_condition(lambda: walk.batch_ready() or not walk.fetching)
                 if not walk.ready:
                     return
                 await self._load(window, [r.page_id for r in walk.take_batch() if r.fetched])
@@ -377,7 +382,7 @@ class StreamSync:
                     fetch_page, request, task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    priority=self._provider_priority(),
+                    priority=self._provider_priority(window.kind),
                     summary=f"{window.kind} page {page_no}",
                 )
             except ActivityError as err:
@@ -475,9 +480,16 @@ class StreamSync:
         })
         workflow.continue_as_new(carried.model_dump(mode="json", exclude_defaults=True))
 
-    def _provider_priority(self) -> Priority:
-        """The connection is the fairness key; its weight is its request rate (see names)."""
+    def _provider_priority(self, kind: str | None = None) -> Priority:
+        """The connection is the fairness key; its weight is its request rate (see names).
+
+        Requests with a budget of their own (HubSpot's search) get a key of their own.
+        """
         assert self._info is not None
+        own = self._info.rate_keys.get(kind) if kind else None
+        if own is not None:
+            return Priority(fairness_key=f"{self._conn()}/{own.name}",
+                            fairness_weight=names.fairness_weight(own.requests_per_second))
         return Priority(fairness_key=self._conn(),
                         fairness_weight=names.fairness_weight(self._info.requests_per_second))
 

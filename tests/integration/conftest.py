@@ -124,7 +124,7 @@ async def stack_factory(client: Client) -> AsyncIterator[Callable[..., Stack]]:
             "client_id": sandbox.client_id,
             # The sandbox's own limits are what tests exercise; the server-side limit of
             # production-shaped workers (worker.py) must not slow every test down.
-            "requests_per_second": 10_000,
+            "requests_per_second": 10_000, "search_requests_per_second": 10_000,
             **(connection_settings or {}),
         }
         connection_service.add(
