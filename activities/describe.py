@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from temporalio import activity
 
 from activities.models import RateKey, StreamInfo, StreamRef
-from activities.runtime import connector_for, db, invalid_input
+from activities.runtime import connector_for, invalid_input, read
 from connectors.hubspot import HubSpotConnector
 from connectors.rest import RestConnector
 from connectors.salesforce import SalesforceConnector
@@ -70,4 +70,4 @@ def _sliceable_kinds(connector: Any, stream: str) -> tuple[str, ...]:
 
 @activity.defn
 async def describe_stream(ref: StreamRef) -> StreamInfo:
-    return await db(_describe, ref)
+    return await read(_describe, ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -13,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import limiter, logs, metrics
 from activities.models import FetchRequest, PageRef
-from activities.runtime import connector_for, db, http
+from activities.runtime import connector_for, db, http, read
 from connectors.base import PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
 from store import staging, sync_state, vault
@@ -57,7 +58,7 @@ def _stage(
 
 @activity.defn
 async def fetch_page(request: FetchRequest) -> PageRef:
-    connector, token, version = await db(_prepare, request)
+    connector, token, version = await read(_prepare, request)
     logs.bind(provider=connector.provider)
     at = metrics.labels(request.connection, request.stream, connector.provider)
     page_request = PageRequest(
@@ -65,6 +66,8 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
         cursor=request.cursor,
     )
+    if request.delay_ms:
+        await asyncio.sleep(request.delay_ms / 1000)  # heartbeats go on meanwhile
     try:
         await limiter.pace(request.connection, connector.settings.requests_per_second)
     except limiter.Saturated as exc:

@@ -67,6 +67,8 @@ class FetchRequest:
     window_end_ms: int
     page_no: int
     cursor: dict[str, Any] | None
+    # Wait this long before the provider call: the previous page said headroom is low.
+    delay_ms: int = 0
 
 
 @dataclass

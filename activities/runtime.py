@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from connectors.registry import UnknownProvider, build
 from store import connections
-from store.db import engine
+from store.db import READ_ONLY, engine
 
 T = TypeVar("T")
 _client: httpx.AsyncClient | None = None
@@ -26,15 +26,27 @@ def http() -> httpx.AsyncClient:
     return _client
 
 
-def _in_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    with engine().begin() as conn:
-        return fn(conn, *args, **kwargs)
+def _in_transaction(read_only: bool, fn: Callable[..., T], *args: Any) -> T:
+    with engine().connect() as conn:
+        if read_only:
+            conn.execution_options(**{READ_ONLY: True})
+        with conn.begin():
+            return fn(conn, *args)
 
 
-async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def db(fn: Callable[..., T], *args: Any) -> T:
     """Run `fn(conn, ...)` in one transaction on a thread, off the event loop."""
+    return await _run(False, fn, *args)
+
+
+async def read(fn: Callable[..., T], *args: Any) -> T:
+    """`db` for `fn`s that only read: on SQLite they never wait for the writer's lock."""
+    return await _run(True, fn, *args)
+
+
+async def _run(read_only: bool, fn: Callable[..., T], *args: Any) -> T:
     try:
-        return await asyncio.to_thread(_in_transaction, fn, *args, **kwargs)
+        return await asyncio.to_thread(_in_transaction, read_only, fn, *args)
     except DBAPIError as exc:
         # SQLAlchemy's text carries the statement and its parameters (record values): keep
         # them out of workflow history, say only what failed.

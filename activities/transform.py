@@ -18,35 +18,40 @@ from connectors.mapping import apply, record_id
 from store import staging
 
 
-def _transform(conn: Connection, task: PageTask) -> TransformResult:
-    connector, mappings, connection_row = connector_for(conn, task.connection)
+def _transform(conn: Connection, task: PageTask, page_id: int) -> TransformResult:
+    """One staged page of the batch, in its own transaction."""
+    _, mappings, connection_row = connector_for(conn, task.connection)
     logs.bind(provider=connection_row.provider)
     mapping = mappings[task.stream]
-    valid: list[str] = []
+    page = staging.page(conn, page_id)
+    rows: list[dict[str, Any]] = []
     rejected: list[tuple[str, str, dict[str, Any]]] = []
-    for page in staging.pages(conn, task.page_ids):
-        rows: list[dict[str, Any]] = []
-        page_rejected = len(rejected)
-        for record in orjson.loads(page.raw):
-            try:
-                row, errors = apply(mapping, record)
-            except Exception as exc:  # a malformed record must not stop the page
-                row, errors = None, [f"{type(exc).__name__}: {exc}"]
-            if row is None:
-                rejected.append((record_id(mapping, record), "; ".join(errors), record))
-            else:
-                rows.append(row)
-        staging.save_transformed(conn, page.id, rows, len(rejected) - page_rejected)
-        valid += [r["external_id"] for r in rows]
+    for record in orjson.loads(page.raw):
+        try:
+            row, errors = apply(mapping, record)
+        except Exception as exc:  # a malformed record must not stop the page
+            row, errors = None, [f"{type(exc).__name__}: {exc}"]
+        if row is None:
+            rejected.append((record_id(mapping, record), "; ".join(errors), record))
+        else:
+            rows.append(row)
+    staging.save_transformed(conn, page.id, rows, len(rejected))
     staging.reject(
         conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
-        rejected=rejected, accepted_ids=valid,
+        rejected=rejected, accepted_ids=[r["external_id"] for r in rows],
     )
     metrics.count(metrics.RECORDS_REJECTED, len(rejected),
                   metrics.labels(task.connection, task.stream, connection_row.provider))
-    return TransformResult(valid=len(valid), rejected=len(rejected))
+    return TransformResult(valid=len(rows), rejected=len(rejected))
 
 
 @activity.defn
 async def transform_page(task: PageTask) -> TransformResult:
-    return await db(_transform, task)
+    # A transaction per page, not per batch: SQLite's one writer lock is never held long
+    # enough to stall the fetches staging their pages meanwhile. Each page is idempotent.
+    total = TransformResult(valid=0, rejected=0)
+    for page_id in task.page_ids:
+        done = await db(_transform, task, page_id)
+        total.valid += done.valid
+        total.rejected += done.rejected
+    return total

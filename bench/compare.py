@@ -197,7 +197,7 @@ class Args:
     records: int
     page_size: int
     start: str
-    parallel_fetches: int
+    parallel_fetches: int | None
     timeout_s: float
     phone_e164: bool = False
 
@@ -287,7 +287,7 @@ def rest_config(url: str, args: Args) -> dict[str, Any]:
         "auth": {"type": "oauth2_refresh_token", "token_url": "/oauth/v1/token",
                  "client_id": "bench"},
         "start_date": args.start,
-        "parallel_fetches": args.parallel_fetches,
+        **({} if args.parallel_fetches is None else {"parallel_fetches": args.parallel_fetches}),
         "streams": {"contacts": {
             "path": PATH, "params": {"limit": args.page_size}, "records_path": "results",
             "primary_key": "id", "cursor_field": "updatedAt", "cursor_format": "iso8601",
@@ -438,8 +438,8 @@ async def main() -> None:
     parser.add_argument("--database", type=_csv(str, ("sqlite", "postgresql")),
                         default=["sqlite"], help="sqlite, postgresql or both")
     parser.add_argument("--tools", type=_csv(str, TOOLS), default=list(TOOLS))
-    parser.add_argument("--parallel-fetches", type=int, default=4,
-                        help="Tributary's parallel_fetches setting")
+    parser.add_argument("--parallel-fetches", type=int,
+                        help="Tributary's parallel_fetches setting (default: its own, 8)")
     parser.add_argument("--delta", type=float, default=0.01, help="fraction modified")
     parser.add_argument("--phone-e164", action="store_true",
                         help="Tributary also normalizes phones to E.164 (the others don't)")

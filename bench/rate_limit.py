@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))  # this tree's code, whichever clone the venv was 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from connectors.headroom import PACE_SHARE  # noqa: E402
 from sandbox import HubSpotSandbox, SandboxServer  # noqa: E402
 from starter import connections  # noqa: E402
 from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
@@ -66,10 +67,12 @@ class Portal:
 def open_portal(name: str, per_10s: int, records: int) -> Portal:
     sandbox = HubSpotSandbox(contacts=records, rate_limit=per_10s, interval_ms=int(WINDOW_S * 1000))
     server = SandboxServer(sandbox).start()
-    # The connection's rate is its portal's limit: the server paces it there, across workers.
+    # The connection's rate is its portal's limit (less the pacing margin, as HubSpot's default
+    # 9.8/s is): the server paces it there, across workers.
     connections.add(name, "hubspot", name, {
         "base_url": server.url, "token_url": f"{server.url}/oauth/v1/token",
-        "client_id": sandbox.client_id, "requests_per_second": per_10s / WINDOW_S},
+        "client_id": sandbox.client_id,
+        "requests_per_second": per_10s / WINDOW_S * PACE_SHARE},
         vault.Secrets(sandbox.client_secret, sandbox.refresh_token))
     return Portal(name, per_10s, sandbox, server)
 

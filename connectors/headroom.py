@@ -10,7 +10,15 @@ import math
 from collections.abc import Mapping
 
 # Below this share of the budget the stream slows down; above it, full speed.
-FLOOR_FRACTION = 0.1
+FLOOR_FRACTION = 0.01
+# The share of a provider's limit to pace a connection at: a rolling window paced at exactly
+# its limit always reads ~0 remaining (every request would wait). 2 % under keeps the budget
+# above the floor in steady state, so only a burst makes the stream wait.
+PACE_SHARE = 0.98
+# The Temporal server lets a key that was idle burst for one second of its rate; the extra
+# requests leave a rolling window one window later, so that is how long a stream near an empty
+# budget waits, at most.
+SERVER_BURST_MS = 1_000
 DAY_MS = 86_400_000
 
 
@@ -21,8 +29,10 @@ def slow_down_ms(
 
     Rolling windows (HubSpot's ten seconds, Salesforce's 24 hours) free one request every
     `interval / maximum` on average: below the floor the stream waits one such slot per request
-    it is below it, plus one. A stream paced right at the limit by the Temporal server barely
-    slows; one running ahead of it (a burst, a second workflow) backs off before the 429.
+    it is below it, plus one, and at least its share of the server's one-second burst, which
+    is what leaves the window to make room. A stream paced under the limit by the Temporal
+    server never waits; one running ahead of it (a burst, a second workflow) backs off before
+    the 429.
     Windows that reset at a known time (`rolling=False`, `interval_ms` = the time until then)
     spread what is left over that time, so with nothing left the wait is the rest of it.
     Missing or nonsensical numbers (no header, a zero maximum) mean no opinion: 0.
@@ -34,7 +44,9 @@ def slow_down_ms(
     if remaining > floor:
         return 0
     if rolling:
-        return math.ceil(interval_ms / maximum * (math.floor(floor) - remaining + 1))
+        below = math.floor(floor) - remaining + 1
+        slots = interval_ms / maximum * below
+        return math.ceil(max(slots, SERVER_BURST_MS * below / (math.floor(floor) + 1)))
     return math.ceil(interval_ms / (remaining + 1))
 
 

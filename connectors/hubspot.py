@@ -17,7 +17,7 @@ from pydantic import Field
 
 from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
 from connectors.errors import Category, ProviderError, transport_error
-from connectors.headroom import header_int, slow_down_ms
+from connectors.headroom import PACE_SHARE, header_int, slow_down_ms
 
 with warnings.catch_warnings():
     # authlib prefers the httpx2 fork but supports httpx, which the rest of Tributary uses.
@@ -50,8 +50,8 @@ class HubSpotSettings(SyncSettings):
     client_id: str = Field(min_length=1)
     list_page_size: int = Field(100, ge=1, le=100)
     search_page_size: int = Field(200, ge=1, le=200)
-    # HubSpot's documented private-app burst limit: 100 requests per 10 seconds.
-    requests_per_second: float | None = Field(10.0, gt=0, le=10_000)
+    # HubSpot's documented private-app burst limit is 100 requests per 10 seconds.
+    requests_per_second: float | None = Field(10.0 * PACE_SHARE, gt=0, le=10_000)
     # Search has its own limit (5 per second per account, outside the ten-second one): a
     # little under it, since the Temporal server lets an idle key burst for one second.
     search_requests_per_second: float = Field(4.0, gt=0, le=10_000)

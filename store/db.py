@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from store.schema import metadata
 from store.settings import database_url
 
+# Execution option of a connection whose transactions only read (see _begin_immediate).
+READ_ONLY = "tributary_read_only"
+
 
 def engine(url: str | None = None) -> Engine:
     """The engine of `url`, or of the configured database; one per URL, tables created."""
@@ -35,8 +38,10 @@ def _engine(url: str) -> Engine:
         def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
             # Take the write lock up front: a deferred transaction that upgrades later fails
             # with "database is locked" instead of waiting, and the vault's refresh relies on
-            # this lock to keep concurrent refreshes of one connection apart.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # this lock to keep concurrent refreshes of one connection apart. Transactions
+            # that only read (READ_ONLY) take no lock: WAL serves them beside the writer.
+            read_only = conn.get_execution_options().get(READ_ONLY)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     else:
         eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

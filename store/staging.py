@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -39,13 +38,11 @@ def stage(
     return int(result.inserted_primary_key[0])
 
 
-def pages(conn: Connection, page_ids: list[int]) -> Iterator[Any]:
-    """The staged pages one at a time, in the order asked for (a batch never sits in memory)."""
-    for page_id in page_ids:
-        row = conn.execute(select(staged_pages).where(staged_pages.c.id == page_id)).one_or_none()
-        if row is None:
-            raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
-        yield row
+def page(conn: Connection, page_id: int) -> Any:
+    row = conn.execute(select(staged_pages).where(staged_pages.c.id == page_id)).one_or_none()
+    if row is None:
+        raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
+    return row
 
 
 def save_transformed(

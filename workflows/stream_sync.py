@@ -67,6 +67,9 @@ BATCH_RECORDS = 5_000
 # A window shorter than two of these is not worth splitting (an ordinary incremental cycle).
 MIN_SLICE_MS = 3_600_000
 SLICED_WINDOWS = "sliced-windows"
+# Headroom waits up to this long happen inside the next fetch (a durable timer fires only to
+# about the second); longer ones are timers, holding no worker slot.
+SHORT_WAIT_MS = 2_000
 
 
 @dataclass
@@ -272,6 +275,7 @@ class StreamSync:
         walk = _Walk()
 
         async def fetch_slice(part: Slice) -> None:
+            delay_ms = 0
             while not part.done and not walk.draining:
                 await self._wait_while_paused()
                 await workflow.wait_condition(
@@ -280,16 +284,20 @@ class StreamSync:
                     return
                 page_no = window.page_no
                 window.page_no += 1
-                ref = await self._fetch(window, page_no, part.start_ms, part.end_ms, part.cursor)
+                ref = await self._fetch(window, page_no, part.start_ms, part.end_ms, part.cursor,
+                                        delay_ms)
                 part.cursor = ref.next_cursor
                 part.done = ref.next_cursor is None
                 self._count_fetched(window, ref)
                 walk.ready.append(ref)
                 self._show()
+                delay_ms = 0
                 if self._should_continue_as_new():
                     walk.draining = True
-                elif ref.slow_down_ms and not part.done:
+                elif ref.slow_down_ms > SHORT_WAIT_MS:
                     await workflow.sleep(timedelta(milliseconds=ref.slow_down_ms))
+                else:  # timers fire to the second: the next fetch waits before its call
+                    delay_ms = ref.slow_down_ms
 
         async def load() -> None:
             while True:
@@ -369,11 +377,11 @@ class StreamSync:
     # -- provider calls -------------------------------------------------------------------
     async def _fetch(
         self, window: Window, page_no: int, start_ms: int | None, end_ms: int,
-        cursor: dict[str, Any] | None,
+        cursor: dict[str, Any] | None, delay_ms: int = 0,
     ) -> PageRef:
         assert self._info is not None
         request = FetchRequest(self._conn(), self._stream(), window.window_id, window.kind,
-                               start_ms, end_ms, page_no, cursor)
+                               start_ms, end_ms, page_no, cursor, delay_ms)
         refreshed_after_401 = False
         while True:
             await self._ensure_token()

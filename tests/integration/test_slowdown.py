@@ -71,9 +71,9 @@ async def test_hubspot_pages_slow_down_as_the_window_runs_out(
         cursor = ref.next_cursor
         if cursor is None:
             break
-    # One page per request, 10 requests allowed: full speed while more than 1 is left, then
-    # one slot (window / 10) at the floor and two with nothing left.
-    assert waits == [0] * 8 + [WINDOW_MS // 10, WINDOW_MS // 5]
+    # One page per request, 10 requests allowed: full speed while any is left, then one slot
+    # of the window (window / 10) with nothing left.
+    assert waits == [0] * 9 + [WINDOW_MS // 10]
     assert sandbox.stats["responses_429"] == 0
 
 
@@ -98,7 +98,7 @@ async def test_rest_connection_reports_headroom_from_configured_headers(
             cursor = page.next_cursor
             if cursor is None:
                 break
-    assert waits == [0] * 8 + [WINDOW_MS // 10, WINDOW_MS // 5]
+    assert waits == [0] * 9 + [WINDOW_MS // 10]
 
 
 async def test_fallback_mode_paces_fetch_page_per_connection(
