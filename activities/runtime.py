@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from temporalio.exceptions import ApplicationError
 
+from connectors.base import Connector
+from connectors.mapping import Mapping
 from connectors.registry import UnknownProvider, build
 from store import connections
 from store.db import READ_ONLY, engine
@@ -64,11 +68,21 @@ def invalid_input(message: str) -> ApplicationError:
     return ApplicationError(message, type="invalid_input", non_retryable=True)
 
 
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+@functools.lru_cache(maxsize=256)
+def _built(provider: str, config: bytes) -> tuple[Connector, dict[str, Mapping]]:
+    """Connectors are stateless: one per configuration, not one per page (validating a
+    configuration and its mappings costs more than a page's staging)."""
+    return build(provider, orjson.loads(config))
+
+
 def connector_for(conn: Connection, connection: str) -> Any:
     """(connector, mappings, connection row) for a connection, or a clear non-retryable error."""
     try:
         row = connections.get(conn, connection)
-        connector, mappings = build(row.provider, row.config)
+        connector, mappings = _built(row.provider, orjson.dumps(row.config, option=_SORTED))
     except (connections.UnknownConnection, UnknownProvider) as exc:
         raise invalid_input(str(exc)) from None
     except ValueError as exc:  # pydantic: the stored settings no longer validate
