@@ -50,8 +50,10 @@ async def test_sigkilled_worker_loses_and_duplicates_nothing(
     rng = random.Random(seed)
     plan = rng.sample(STEPS * 2, k=len(STEPS) * 2) + ["anywhere", "commit_watermark"]
     print(f"\nCHAOS_SEED={seed} kill plan: {plan} (set CHAOS_SEED to replay it)")
-    stack = chaos_stack({"list_page_size": 100}, contacts=RECORDS, invalid_contacts=INVALID,
-                        seed=seed % 1000)
+    # 1,000 pages paced at 10/s by the server: the sync outlasts the whole plan, and a batch of
+    # 50 pages is transformed and upserted every few seconds for those kills to land on.
+    stack = chaos_stack({"list_page_size": 20, "requests_per_second": 10}, contacts=RECORDS,
+                        invalid_contacts=INVALID, seed=seed % 1000)
     worker = worker_process()
     handle = await stack.start()
     for n, step in enumerate(plan, 1):
