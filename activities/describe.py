@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection
 from temporalio import activity
 
 from activities.models import RateKey, StreamInfo, StreamRef
 from activities.runtime import connector_for, invalid_input, read
-from connectors.hubspot import HubSpotConnector
-from connectors.rest import RestConnector
-from connectors.salesforce import SalesforceConnector
 from store import sync_state
 from store.db import to_ms
 
@@ -36,9 +32,9 @@ def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
         pages_per_run=settings.pages_per_run,
         requests_per_second=settings.requests_per_second,
         parallel_fetches=settings.parallel_fetches,
-        sliceable_kinds=_sliceable_kinds(connector, ref.stream),
+        sliceable_kinds=connector.sliceable_kinds(ref.stream),
         start_ms=_utc_ms(settings.start_date),
-        rate_keys=_rate_keys(connector),
+        rate_keys={kind: RateKey(*key) for kind, key in connector.rate_keys().items()},
     )
 
 
@@ -46,26 +42,6 @@ def _utc_ms(value: datetime | None) -> int | None:
     if value is not None and value.tzinfo is not None:
         value = value.astimezone(UTC)
     return to_ms(value)
-
-
-def _rate_keys(connector: Any) -> dict[str, RateKey]:
-    if isinstance(connector, HubSpotConnector):  # incremental and backfill windows search
-        search = RateKey("search", connector.settings.search_requests_per_second)
-        return {"incremental": search, "backfill": search}
-    return {}
-
-
-def _sliceable_kinds(connector: Any, stream: str) -> tuple[str, ...]:
-    """Window kinds this stream can fetch as independent time ranges on the provider side."""
-    if isinstance(connector, HubSpotConnector):
-        return ("incremental", "backfill")  # search filters by time; the list endpoint can't
-    if isinstance(connector, SalesforceConnector):
-        return ("full_refresh", "incremental", "backfill")  # SOQL bounds SystemModstamp
-    if isinstance(connector, RestConnector):
-        window = connector.settings.streams[stream].incremental
-        if window is not None and window.end_param is not None:
-            return ("full_refresh", "incremental", "backfill")
-    return ()
 
 
 @activity.defn

@@ -64,6 +64,19 @@ async def _run(read_only: bool, fn: Callable[..., T], *args: Any) -> T:
         ) from None
 
 
+async def in_transactions(
+    fn: Callable[[Connection, Any, list[int]], tuple[int, T]], task: Any, page_ids: list[int],
+) -> list[T]:
+    """`fn(conn, task, pages) -> (pages done, result)` over a batch of staged pages, one
+    transaction per call, until every page is done (see staging.TRANSACTION_RECORDS)."""
+    results = []
+    while page_ids:
+        done, result = await db(fn, task, page_ids)
+        page_ids = page_ids[done:]
+        results.append(result)
+    return results
+
+
 def invalid_input(message: str) -> ApplicationError:
     return ApplicationError(message, type="invalid_input", non_retryable=True)
 

@@ -12,15 +12,14 @@ from temporalio import activity
 
 from activities import logs, metrics
 from activities.models import PageTask, UpsertResult
-from activities.runtime import connector_for, db
-from activities.transform import TRANSACTION_RECORDS
+from activities.runtime import connector_for, in_transactions
 from store import staging
 from store.db import to_ms, utcnow
 from store.upsert import upsert_rows
 
 
 def _upsert(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, UpsertResult]:
-    """Pages of the batch in one transaction until it holds TRANSACTION_RECORDS: (pages, result).
+    """The batch's leading pages, in one transaction: (pages done, their result).
 
     Rows are counted per page, as the window's totals count them.
     """
@@ -34,10 +33,9 @@ def _upsert(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int,
         elif isinstance(column.type, Numeric):
             decoders[column.name] = Decimal
     now = utcnow()
-    total = UpsertResult(upserted=0, max_updated_ms=None)
-    pages = seen = 0
-    for page_id in page_ids:
-        page = staging.page(conn, page_id)
+    upserted = pages = 0
+    newest_of_all: datetime | None = None
+    for page in staging.leading_pages(conn, page_ids):
         if page.transformed is None:
             raise RuntimeError(f"staged page {page.id} has not been transformed")
         rows = orjson.loads(page.transformed)
@@ -49,26 +47,18 @@ def _upsert(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int,
         upsert_rows(conn, table, rows)
         newest = max((r["source_updated_at"] for r in rows), default=None)
         staging.mark_upserted(conn, page.id, len(rows), newest)
-        total.upserted += len(rows)
-        if newest is not None:
-            total.max_updated_ms = max(total.max_updated_ms or 0, to_ms(newest) or 0)
+        upserted += len(rows)
+        if newest is not None and (newest_of_all is None or newest > newest_of_all):
+            newest_of_all = newest
         pages += 1
-        seen += page.fetched
-        if seen >= TRANSACTION_RECORDS:
-            break
-    metrics.count(metrics.RECORDS_UPSERTED, total.upserted,
+    metrics.count(metrics.RECORDS_UPSERTED, upserted,
                   metrics.labels(task.connection, task.stream, connection_row.provider))
-    return pages, total
+    return pages, UpsertResult(upserted=upserted, max_updated_ms=to_ms(newest_of_all))
 
 
 @activity.defn
 async def upsert_page(task: PageTask) -> UpsertResult:
-    total = UpsertResult(upserted=0, max_updated_ms=None)
-    left = list(task.page_ids)
-    while left:
-        pages, done = await db(_upsert, task, left)
-        left = left[pages:]
-        total.upserted += done.upserted
-        if done.max_updated_ms is not None:
-            total.max_updated_ms = max(total.max_updated_ms or 0, done.max_updated_ms)
-    return total
+    parts = await in_transactions(_upsert, task, task.page_ids)
+    newest = [p.max_updated_ms for p in parts if p.max_updated_ms is not None]
+    return UpsertResult(upserted=sum(p.upserted for p in parts),
+                        max_updated_ms=max(newest, default=None))

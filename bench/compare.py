@@ -51,6 +51,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from bench.bench_api import MARKER, PATH, iso, start_of_year_before  # noqa: E402
+from bench.peak_memory import vm_hwm_kib  # noqa: E402
 from starter import connections  # noqa: E402
 from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
@@ -298,14 +299,6 @@ def rest_config(url: str, args: Args) -> dict[str, Any]:
             "mapping": mapping,
         }},
     }
-
-
-def vm_hwm_kib(pid: int) -> int:
-    """A live process's peak resident set (VmHWM), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 @dataclass

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 # No telemetry (this machine reaches no analytics endpoint, and the benchmark must not try).
@@ -24,6 +23,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
 from dlt.sources.rest_api import rest_api_source  # noqa: E402
+from peak_memory import vm_hwm_kib  # noqa: E402  (this script's directory)
 
 
 def source(api: str, page_size: int, start: str) -> object:
@@ -59,12 +59,6 @@ def with_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user or 'postgres'}:unused@{host}"))
 
 
-def peak_rss_kib() -> int:
-    # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across fork and exec.
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--api", required=True)
@@ -86,7 +80,7 @@ def main() -> None:
     normalized = pipeline.last_trace.last_normalize_info
     rows = normalized.row_counts.get("contacts", 0) if normalized else 0
     print(json.dumps({"seconds": seconds, "rows": rows,
-                      "peak_rss_kib": peak_rss_kib()}))
+                      "peak_rss_kib": vm_hwm_kib()}))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import argparse
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
+from peak_memory import vm_hwm_kib  # this script's directory
 from sqlalchemy import (
     Column,
     DateTime,
@@ -86,12 +86,6 @@ def _wal(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def peak_rss_kib() -> int:
-    # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across fork and exec.
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--api", required=True)
@@ -108,7 +102,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     engine.dispose()
     print(json.dumps({"seconds": seconds, "rows": rows,
-                      "peak_rss_kib": peak_rss_kib()}))
+                      "peak_rss_kib": vm_hwm_kib()}))
 
 
 if __name__ == "__main__":

@@ -74,6 +74,14 @@ class Connector(Protocol):
 
     def record_updated_ms(self, raw: dict[str, Any]) -> int: ...
 
+    def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
+        """Window kinds this stream can fetch as independent time ranges on the provider side."""
+        ...
+
+    def rate_keys(self) -> dict[SyncKind, tuple[str, float]]:
+        """Window kinds whose requests count against a budget of their own: (name, rate)."""
+        ...
+
 
 def json_or_none(response: httpx.Response) -> Any:
     """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller)."""

@@ -15,7 +15,14 @@ import httpx
 from authlib.integrations.base_client.errors import OAuthError
 from pydantic import Field
 
-from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
+from connectors.base import (
+    Page,
+    PageRequest,
+    SyncKind,
+    SyncSettings,
+    TokenGrant,
+    json_or_none,
+)
 from connectors.errors import Category, ProviderError, transport_error
 from connectors.headroom import PACE_SHARE, header_int, slow_down_ms
 
@@ -83,6 +90,13 @@ class HubSpotConnector:
         self._properties = properties  # per stream: what the mapping reads
 
     # -- record identity -------------------------------------------------------------------
+    def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
+        return ("incremental", "backfill")  # search filters by time; the list endpoint can't
+
+    def rate_keys(self) -> dict[SyncKind, tuple[str, float]]:
+        search = ("search", self.settings.search_requests_per_second)
+        return {"incremental": search, "backfill": search}
+
     def record_id(self, raw: dict[str, Any]) -> str:
         return str(raw["id"])
 
@@ -310,7 +324,5 @@ def _retry_after(response: httpx.Response, info: dict[str, Any]) -> float | None
         return _seconds_to_utc_midnight()
     if "secondly limit" in str(info.get("message", "")):
         return 1.0
-    interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-    if interval and interval.isdigit():
-        return int(interval) / 1000
-    return DEFAULT_INTERVAL_S
+    interval_ms = header_int(response.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    return interval_ms / 1000 if interval_ms is not None else DEFAULT_INTERVAL_S

@@ -17,7 +17,14 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
+from connectors.base import (
+    Page,
+    PageRequest,
+    SyncKind,
+    SyncSettings,
+    TokenGrant,
+    json_or_none,
+)
 from connectors.errors import Category, ProviderError, transport_error
 from connectors.headroom import header_int, slow_down_ms
 from connectors.mapping import Mapping
@@ -173,6 +180,13 @@ class RestConnector:
         return self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     # -- record identity (the first stream's spec serves callers that do not say which) ----
+    def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
+        window = self.settings.streams[stream].incremental
+        return ("full_refresh", "incremental", "backfill") if window and window.end_param else ()
+
+    def rate_keys(self) -> dict[SyncKind, tuple[str, float]]:
+        return {}
+
     def record_id(self, raw: dict[str, Any], stream: str | None = None) -> str:
         spec = self.settings.streams[stream or self.streams[0]]
         return str(dig(raw, spec.primary_key))

@@ -27,7 +27,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import Field, model_validator
 
-from connectors.base import Page, PageRequest, SyncSettings, TokenGrant, json_or_none
+from connectors.base import (
+    Page,
+    PageRequest,
+    SyncKind,
+    SyncSettings,
+    TokenGrant,
+    json_or_none,
+)
 from connectors.errors import Category, ProviderError, transport_error
 from connectors.headroom import DAY_MS, slow_down_ms
 from connectors.mapping import Mapping
@@ -149,6 +156,12 @@ class SalesforceConnector:
         }
 
     # -- record identity -------------------------------------------------------------------
+    def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
+        return ("full_refresh", "incremental", "backfill")  # SOQL bounds SystemModstamp
+
+    def rate_keys(self) -> dict[SyncKind, tuple[str, float]]:
+        return {}
+
     def record_id(self, raw: dict[str, Any]) -> str:
         return str(raw["Id"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,23 @@ def stage(
         )
     )
     return int(result.inserted_primary_key[0])
+
+
+# Transform and upsert commit every this many records: SQLite's one writer lock is never held
+# long enough to stall the fetches staging pages meanwhile, and PostgreSQL isn't asked to commit
+# per page. Every page is idempotent, so a batch cut by a crash is simply redone.
+TRANSACTION_RECORDS = 1_000
+
+
+def leading_pages(conn: Connection, page_ids: list[int]) -> Iterator[Any]:
+    """The first staged pages of `page_ids`, up to TRANSACTION_RECORDS records (at least one)."""
+    seen = 0
+    for page_id in page_ids:
+        row = page(conn, page_id)
+        yield row
+        seen += row.fetched
+        if seen >= TRANSACTION_RECORDS:
+            return
 
 
 def page(conn: Connection, page_id: int) -> Any:
