@@ -130,7 +130,7 @@ def _canonical(name: str, *columns: Column) -> Table:
         Column("source_created_at", DateTime),
         Column("source_updated_at", DateTime, nullable=False),
         # Soft delete: the source archived or deleted the record; the row stays, flagged.
-    Column("archived", Boolean, nullable=False, default=False),
+        Column("archived", Boolean, nullable=False, default=False),
         Column("synced_at", DateTime, nullable=False),
         UniqueConstraint("connection", "stream", "external_id", name=f"uq_{name}_record"),
     )

@@ -105,7 +105,7 @@ def reject(
     rejected: list[tuple[str, str, dict[str, Any]]], accepted_ids: list[str],
 ) -> None:
     """Record (external id, error, payload) rejections; clear the ones that now pass."""
-    if accepted_ids:
+    if accepted_ids and _has_rejections(conn, connection, stream):
         conn.execute(
             delete(rejected_records).where(
                 rejected_records.c.connection == connection,
@@ -127,3 +127,13 @@ def reject(
         if done.rowcount == 0:
             conn.execute(rejected_records.insert().values(
                 connection=connection, stream=stream, external_id=external_id, **values))
+
+
+def _has_rejections(conn: Connection, connection: str, stream: str) -> bool:
+    """Whether the stream has any rejected record: most pages of most streams have none, and
+    clearing a page's accepted ids costs a statement with one parameter per record."""
+    return conn.execute(
+        select(rejected_records.c.id).where(
+            rejected_records.c.connection == connection, rejected_records.c.stream == stream,
+        ).limit(1)
+    ).first() is not None

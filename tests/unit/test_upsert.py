@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, select
 
 from store.db import engine
 from store.schema import contacts
@@ -37,3 +37,38 @@ def test_upsert_is_idempotent_and_never_regresses(database_url: str) -> None:
         # Same version, different values (a mapping fix): rewritten.
         upsert_rows(conn, contacts, [_row("1", new, "fixed@x.io")])
         assert _emails(conn)["1"] == "fixed@x.io"
+
+
+def test_sqlite_datetimes_are_stored_as_sqlalchemy_stores_them() -> None:
+    # Rows written by the driver-level upsert and rows written through SQLAlchemy elsewhere
+    # (and compared in the upsert's WHERE) must share one text format, or comparisons break.
+    from datetime import UTC
+
+    from sqlalchemy.dialects import sqlite
+
+    from store.upsert import sqlite_datetime
+
+    dialect = sqlite.dialect()
+    sqlalchemy_format = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    for value in (datetime(2025, 1, 1), datetime(2025, 6, 1, 12, 30, 5, 123456),
+                  datetime(999, 12, 31, 23, 59, 59, 1),
+                  datetime(2025, 6, 1, 12, 30, 5, 7, tzinfo=UTC)):
+        assert sqlite_datetime(value) == sqlalchemy_format(value)
+
+
+def test_every_column_type_reads_back(database_url: str) -> None:
+    from decimal import Decimal
+
+    from store.schema import companies
+
+    row = {"connection": "c", "stream": "companies", "external_id": "9", "name": "Acme",
+           "employees": 12, "annual_revenue": Decimal("1234.50"), "archived": True,
+           "source_created_at": datetime(2024, 2, 29, 8, 0, 0, 250000),
+           "source_updated_at": datetime(2025, 1, 1, 0, 0, 0, 1),
+           "synced_at": datetime(2026, 1, 1)}
+    with engine().begin() as conn:
+        assert upsert_rows(conn, companies, [row]) == 1
+        stored = conn.execute(select(companies)).one()._mapping
+    for name, value in row.items():
+        assert stored[name] == value, name
+    assert stored["domain"] is None  # a column the rows leave out
