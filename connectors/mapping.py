@@ -128,9 +128,16 @@ def record_id(mapping: Mapping, record: Any) -> str:
     return "" if value is None else str(value)
 
 
+# Paths are split once, not once per record and field.
+_PATHS: dict[str, tuple[str, ...]] = {}
+
+
 def _get(record: dict[str, Any], path: str) -> Any:
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = _PATHS[path] = tuple(path.split("."))
     value: Any = record
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
@@ -142,8 +149,9 @@ def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
         return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
     text = str(value)
-    parsed = (datetime.strptime(text, fmt) if fmt
-              else datetime.fromisoformat(text.replace("Z", "+00:00")))
+    parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+    if parsed.tzinfo is UTC:
+        return parsed.replace(tzinfo=None)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone))
     return parsed.astimezone(UTC).replace(tzinfo=None)
