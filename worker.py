@@ -34,7 +34,7 @@ from temporalio.runtime import (
 )
 from temporalio.worker import Worker
 
-from activities import limiter, logs, staleness
+from activities import heap, limiter, logs, staleness
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
 from activities.heartbeat import HeartbeatInterceptor
@@ -141,6 +141,7 @@ async def main() -> None:
         limiter.workers()  # a bad TRIBUTARY_WORKERS stops the worker now, not its first fetch
     except ValueError as exc:  # a bad setting: say which, no traceback
         sys.exit(f"worker: {exc}")
+    heap.bound()
     runtime, serving = build_runtime(metrics_port, log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
