@@ -147,7 +147,10 @@ def _get(record: dict[str, Any], path: str) -> Any:
 def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime:
     """Naive UTC from epoch milliseconds, ISO 8601 or `fmt`; values without a zone are in `zone`."""
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
+        except (OverflowError, OSError):
+            raise ValueError(f"epoch milliseconds out of range: {value!r}") from None
     text = str(value)
     parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
     if parsed.tzinfo is UTC:

@@ -49,6 +49,9 @@ def test_default_contacts_mapping_normalises_a_record() -> None:
         ({"email": "not-an-email"}, "email: not an email address"),
         ({"email": None}, "email: required but missing"),
         ({"lastmodifieddate": "last tuesday"}, "timestamps:"),
+        # Epoch milliseconds past what the platform's clock can hold (found by the fuzz test).
+        ({"lastmodifieddate": 9.2e21}, "timestamps: epoch milliseconds out of range"),
+        ({"lastmodifieddate": 6.8e19}, "timestamps: epoch milliseconds out of range"),
     ],
 )
 def test_invalid_records_are_rejected_with_reasons(change: dict, reason: str) -> None:
