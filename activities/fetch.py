@@ -66,8 +66,11 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
         cursor=request.cursor,
     )
-    if request.delay_ms:
-        await asyncio.sleep(request.delay_ms / 1000)  # heartbeats go on meanwhile
+    wait_ms = request.delay_ms
+    if request.not_before_ms is not None:  # never longer than asked, whatever this clock says
+        wait_ms = min(wait_ms, max(0, request.not_before_ms - int(time.time() * 1000)))
+    if wait_ms:
+        await asyncio.sleep(wait_ms / 1000)  # heartbeats go on meanwhile
     try:
         await limiter.pace(request.connection, connector.settings.requests_per_second)
     except limiter.Saturated as exc:

@@ -67,8 +67,12 @@ class FetchRequest:
     window_end_ms: int
     page_no: int
     cursor: dict[str, Any] | None
-    # Wait this long before the provider call: the previous page said headroom is low.
+    # Wait this long before the provider call (the previous page said headroom is low, or the
+    # stream spaces its requests)...
     delay_ms: int = 0
+    # ...or less, until this instant (epoch ms): time the task spent queued by the server's
+    # rate limit already counts towards the spacing.
+    not_before_ms: int | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from store import connections
 from store.db import READ_ONLY, engine
 
 T = TypeVar("T")
+W = TypeVar("W")
 _client: httpx.AsyncClient | None = None
 
 
@@ -65,15 +66,21 @@ async def _run(read_only: bool, fn: Callable[..., T], *args: Any) -> T:
 
 
 async def in_transactions(
-    fn: Callable[[Connection, Any, list[int]], tuple[int, T]], task: Any, page_ids: list[int],
+    prepare: Callable[[Connection, Any, list[int]], tuple[int, W]],
+    write: Callable[[Connection, Any, W], T], task: Any, page_ids: list[int],
 ) -> list[T]:
-    """`fn(conn, task, pages) -> (pages done, result)` over a batch of staged pages, one
-    transaction per call, until every page is done (see staging.TRANSACTION_RECORDS)."""
+    """A batch of staged pages, chunk after chunk (see staging.TRANSACTION_RECORDS), until every
+    page is done: `prepare(conn, task, pages) -> (pages taken, work)` reads and computes in a
+    read-only transaction, then `write(conn, task, work) -> result` in a short write one.
+
+    Only the writes hold SQLite's single writer lock, so fetches staging pages meanwhile never
+    wait behind a chunk being read and computed.
+    """
     results = []
     while page_ids:
-        done, result = await db(fn, task, page_ids)
+        done, work = await read(prepare, task, page_ids)
+        results.append(await db(write, task, work))
         page_ids = page_ids[done:]
-        results.append(result)
     return results
 
 

@@ -6,6 +6,7 @@ staging.TRANSACTION_RECORDS records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,42 +20,52 @@ from connectors.mapping import apply, record_id
 from store import staging
 
 
-def _transform(
-    conn: Connection, task: PageTask, page_ids: list[int]
-) -> tuple[int, TransformResult]:
-    """The batch's leading pages, in one transaction: (pages done, their result)."""
+@dataclass
+class _Page:
+    id: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, Any]:
+    """The batch's leading pages, transformed: (pages taken, (provider, pages))."""
     _, mappings, connection_row = connector_for(conn, task.connection)
-    logs.bind(provider=connection_row.provider)
     mapping = mappings[task.stream]
-    total = TransformResult(valid=0, rejected=0)
-    pages = 0
-    for page in staging.leading_pages(conn, page_ids):
-        rows: list[dict[str, Any]] = []
-        rejected: list[tuple[str, str, dict[str, Any]]] = []
-        for record in orjson.loads(page.raw):
+    pages: list[_Page] = []
+    for staged in staging.leading_pages(conn, page_ids):
+        page = _Page(staged.id)
+        for record in orjson.loads(staged.raw):
             try:
                 row, errors = apply(mapping, record)
             except Exception as exc:  # a malformed record must not stop the page
                 row, errors = None, [f"{type(exc).__name__}: {exc}"]
             if row is None:
-                rejected.append((record_id(mapping, record), "; ".join(errors), record))
+                page.rejected.append((record_id(mapping, record), "; ".join(errors), record))
             else:
-                rows.append(row)
-        staging.save_transformed(conn, page.id, rows, len(rejected))
+                page.rows.append(row)
+        pages.append(page)
+    return len(pages), (connection_row.provider, pages)
+
+
+def _write(conn: Connection, task: PageTask, work: Any) -> TransformResult:
+    provider, pages = work
+    logs.bind(provider=provider)
+    total = TransformResult(valid=0, rejected=0)
+    for page in pages:
+        staging.save_transformed(conn, page.id, page.rows, len(page.rejected))
         staging.reject(
             conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
-            rejected=rejected, accepted_ids=[r["external_id"] for r in rows],
+            rejected=page.rejected, accepted_ids=[r["external_id"] for r in page.rows],
         )
-        total.valid += len(rows)
-        total.rejected += len(rejected)
-        pages += 1
+        total.valid += len(page.rows)
+        total.rejected += len(page.rejected)
     metrics.count(metrics.RECORDS_REJECTED, total.rejected,
-                  metrics.labels(task.connection, task.stream, connection_row.provider))
-    return pages, total
+                  metrics.labels(task.connection, task.stream, provider))
+    return total
 
 
 @activity.defn
 async def transform_page(task: PageTask) -> TransformResult:
-    parts = await in_transactions(_transform, task, task.page_ids)
+    parts = await in_transactions(_prepare, _write, task, task.page_ids)
     return TransformResult(valid=sum(p.valid for p in parts),
                            rejected=sum(p.rejected for p in parts))

@@ -18,13 +18,9 @@ from store.db import to_ms, utcnow
 from store.upsert import upsert_rows
 
 
-def _upsert(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, UpsertResult]:
-    """The batch's leading pages, in one transaction: (pages done, their result).
-
-    Rows are counted per page, as the window's totals count them.
-    """
+def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, Any]:
+    """The batch's leading pages' rows, decoded: (pages taken, (provider, table, pages))."""
     _, mappings, connection_row = connector_for(conn, task.connection)
-    logs.bind(provider=connection_row.provider)
     table = mappings[task.stream].table
     decoders: dict[str, Any] = {}
     for column in table.columns:
@@ -33,8 +29,7 @@ def _upsert(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int,
         elif isinstance(column.type, Numeric):
             decoders[column.name] = Decimal
     now = utcnow()
-    upserted = pages = 0
-    newest_of_all: datetime | None = None
+    pages: list[tuple[int, list[dict[str, Any]]]] = []
     for page in staging.leading_pages(conn, page_ids):
         if page.transformed is None:
             raise RuntimeError(f"staged page {page.id} has not been transformed")
@@ -44,21 +39,31 @@ def _upsert(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int,
                 if row.get(name) is not None:
                     row[name] = decode(row[name])
             row.update(connection=task.connection, stream=task.stream, synced_at=now)
+        pages.append((page.id, rows))
+    return len(pages), (connection_row.provider, table, pages)
+
+
+def _write(conn: Connection, task: PageTask, work: Any) -> UpsertResult:
+    """Rows are counted per page, as the window's totals count them."""
+    provider, table, pages = work
+    logs.bind(provider=provider)
+    upserted = 0
+    newest_of_all: datetime | None = None
+    for page_id, rows in pages:
         upsert_rows(conn, table, rows)
         newest = max((r["source_updated_at"] for r in rows), default=None)
-        staging.mark_upserted(conn, page.id, len(rows), newest)
+        staging.mark_upserted(conn, page_id, len(rows), newest)
         upserted += len(rows)
         if newest is not None and (newest_of_all is None or newest > newest_of_all):
             newest_of_all = newest
-        pages += 1
     metrics.count(metrics.RECORDS_UPSERTED, upserted,
-                  metrics.labels(task.connection, task.stream, connection_row.provider))
-    return pages, UpsertResult(upserted=upserted, max_updated_ms=to_ms(newest_of_all))
+                  metrics.labels(task.connection, task.stream, provider))
+    return UpsertResult(upserted=upserted, max_updated_ms=to_ms(newest_of_all))
 
 
 @activity.defn
 async def upsert_page(task: PageTask) -> UpsertResult:
-    parts = await in_transactions(_upsert, task, task.page_ids)
+    parts = await in_transactions(_prepare, _write, task, task.page_ids)
     newest = [p.max_updated_ms for p in parts if p.max_updated_ms is not None]
     return UpsertResult(upserted=sum(p.upserted for p in parts),
                         max_updated_ms=max(newest, default=None))

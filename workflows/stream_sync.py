@@ -115,6 +115,7 @@ class StreamSync:
         self._last_window: dict[str, Any] | None = None
         # Slices fetch at once; one of them refreshes the token while the others wait for it.
         self._token_lock = asyncio.Lock()
+        self._paced_until: dict[str, float] = {}  # per fairness key, see _pace
 
     # -- signals and query ----------------------------------------------------------------
     @workflow.signal
@@ -380,8 +381,9 @@ class StreamSync:
         cursor: dict[str, Any] | None, delay_ms: int = 0,
     ) -> PageRef:
         assert self._info is not None
+        delay_ms, not_before_ms = self._pace(window.kind, delay_ms)
         request = FetchRequest(self._conn(), self._stream(), window.window_id, window.kind,
-                               start_ms, end_ms, page_no, cursor, delay_ms)
+                               start_ms, end_ms, page_no, cursor, delay_ms, not_before_ms)
         refreshed_after_401 = False
         while True:
             await self._ensure_token()
@@ -489,17 +491,35 @@ class StreamSync:
         workflow.continue_as_new(carried.model_dump(mode="json", exclude_defaults=True))
 
     def _provider_priority(self, kind: str | None = None) -> Priority:
-        """The connection is the fairness key; its weight is its request rate (see names).
+        """The connection is the fairness key; its weight is its request rate (see names)."""
+        key, rate = self._rate_key(kind)
+        return Priority(fairness_key=key, fairness_weight=names.fairness_weight(rate))
 
-        Requests with a budget of their own (HubSpot's search) get a key of their own.
-        """
+    def _rate_key(self, kind: str | None) -> tuple[str, float | None]:
+        """(fairness key, requests per second) of a window kind's requests: the connection's,
+        or a key of their own for requests with a budget of their own (HubSpot's search)."""
         assert self._info is not None
         own = self._info.rate_keys.get(kind) if kind else None
         if own is not None:
-            return Priority(fairness_key=f"{self._conn()}/{own.name}",
-                            fairness_weight=names.fairness_weight(own.requests_per_second))
-        return Priority(fairness_key=self._conn(),
-                        fairness_weight=names.fairness_weight(self._info.requests_per_second))
+            return f"{self._conn()}/{own.name}", own.requests_per_second
+        return self._conn(), self._info.requests_per_second
+
+    def _pace(self, kind: str, headroom_ms: int) -> tuple[int, int | None]:
+        """(delay, not before) of the stream's next request: after any headroom wait, and one
+        interval of the key's rate after the stream's previous request.
+
+        The server enforces the rate, but a key that fell behind (a slow step, a headroom
+        wait) may then catch up at once: the catch-up crowds the provider's rolling window,
+        and one window later the stream must wait again. A stream that spaces its own requests
+        never builds that credit. At most SHORT_WAIT_MS ahead: beyond, the server's pace holds.
+        """
+        key, rate = self._rate_key(kind)
+        if not rate:
+            return headroom_ms, None
+        now = self._now_ms()
+        at = max(now + headroom_ms, min(self._paced_until.get(key, 0.0), now + SHORT_WAIT_MS))
+        self._paced_until[key] = at + 1000 / rate
+        return int(at - now), int(at)
 
     # -- presentation ---------------------------------------------------------------------
     def _conn(self) -> str:
