@@ -71,7 +71,7 @@ def open_portal(name: str, per_10s: int, records: int) -> Portal:
     sandbox = HubSpotSandbox(contacts=records, rate_limit=per_10s, interval_ms=int(WINDOW_S * 1000))
     server = SandboxServer(sandbox).start()
     # The connection's rate is its portal's limit (less the pacing margin, as HubSpot's default
-    # 9.8/s is): the server paces it there, across workers.
+    # 9.7/s is): the server paces it there, across workers.
     connections.add(name, "hubspot", name, {
         "base_url": server.url, "token_url": f"{server.url}/oauth/v1/token",
         "client_id": sandbox.client_id,

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 # Below this share of the budget the stream slows down; above it, full speed.
 FLOOR_FRACTION = 0.01
 # The share of a provider's limit to pace a connection at: a rolling window paced at exactly
-# its limit always reads ~0 remaining (every request would wait). 2 % under keeps the budget
-# above the floor in steady state, so only a burst makes the stream wait.
-PACE_SHARE = 0.98
+# its limit always reads ~0 remaining (every request would wait). 3 % under keeps the budget
+# above the floor in steady state, with one request to spare for a request that went out a
+# little late beside one on time; so only a burst makes the stream wait.
+PACE_SHARE = 0.97
 # The Temporal server lets a key that was idle burst for one second of its rate; the extra
 # requests leave a rolling window one window later, so that is how long a stream near an empty
 # budget waits, at most.
