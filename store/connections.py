@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from store.db import utcnow
 from store.schema import connections, credentials, rejected_records, stream_state
@@ -19,8 +19,11 @@ def add(conn: Connection, name: str, provider: str, tenant: str, config: dict[st
         name=name, provider=provider, tenant=tenant, config=config, created_at=utcnow()))
 
 
+_GET = select(connections).where(connections.c.name == bindparam("b_name"))  # every activity
+
+
 def get(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(connections).where(connections.c.name == name)).one_or_none()
+    row = conn.execute(_GET, {"b_name": name}).one_or_none()
     if row is None:
         known = conn.execute(select(connections.c.name).order_by(connections.c.name)).scalars()
         listed = ", ".join(known) or "none (add one with `python -m starter connection add`)"

@@ -8,10 +8,27 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from store.db import utcnow
 from store.schema import rejected_records, staged_pages
+
+# The statements run once per page, built once: building and cache-keying a statement costs
+# more than SQLite takes to run it.
+_PAGE_ID = bindparam("b_id")
+_EXISTING = select(staged_pages.c.id).where(
+    staged_pages.c.window_id == bindparam("b_window_id"),
+    staged_pages.c.page_no == bindparam("b_page_no"))
+_RESTAGE = update(staged_pages).where(staged_pages.c.id == _PAGE_ID)
+_PAGE = select(staged_pages).where(staged_pages.c.id == _PAGE_ID)
+_SAVE_TRANSFORMED = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
+    transformed=bindparam("b_transformed"), valid=bindparam("b_valid"),
+    rejected=bindparam("b_rejected"))
+_MARK_UPSERTED = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
+    upserted=bindparam("b_upserted"), max_updated_at=bindparam("b_max_updated_at"))
+_ANY_REJECTED = select(rejected_records.c.id).where(
+    rejected_records.c.connection == bindparam("b_connection"),
+    rejected_records.c.stream == bindparam("b_stream")).limit(1)
 
 
 def stage(
@@ -20,15 +37,11 @@ def stage(
 ) -> int:
     """Store a fetched page; a retried fetch of the same page replaces it. Returns the page id."""
     raw = orjson.dumps(records).decode()
-    existing = conn.execute(
-        select(staged_pages.c.id).where(
-            staged_pages.c.window_id == window_id, staged_pages.c.page_no == page_no
-        )
-    ).scalar()
+    existing = conn.execute(_EXISTING, {"b_window_id": window_id, "b_page_no": page_no}).scalar()
     values = {"raw": raw, "fetched": len(records), "transformed": None, "valid": None,
               "rejected": None, "upserted": None, "max_updated_at": None}
     if existing is not None:
-        conn.execute(update(staged_pages).where(staged_pages.c.id == existing).values(**values))
+        conn.execute(_RESTAGE.values(**values), {"b_id": existing})
         return int(existing)
     result = conn.execute(
         staged_pages.insert().values(
@@ -57,7 +70,7 @@ def leading_pages(conn: Connection, page_ids: list[int]) -> Iterator[Any]:
 
 
 def page(conn: Connection, page_id: int) -> Any:
-    row = conn.execute(select(staged_pages).where(staged_pages.c.id == page_id)).one_or_none()
+    row = conn.execute(_PAGE, {"b_id": page_id}).one_or_none()
     if row is None:
         raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
     return row
@@ -66,23 +79,18 @@ def page(conn: Connection, page_id: int) -> Any:
 def save_transformed(
     conn: Connection, page_id: int, rows: list[dict[str, Any]], rejected: int
 ) -> None:
-    conn.execute(
-        update(staged_pages).where(staged_pages.c.id == page_id).values(
-            # Datetimes as ISO 8601 (orjson's own), decimals as text: upsert_page decodes both.
-            transformed=orjson.dumps(rows, default=str).decode(),
-            valid=len(rows), rejected=rejected,
-        )
-    )
+    conn.execute(_SAVE_TRANSFORMED, {
+        # Datetimes as ISO 8601 (orjson's own), decimals as text: upsert_page decodes both.
+        "b_id": page_id, "b_transformed": orjson.dumps(rows, default=str).decode(),
+        "b_valid": len(rows), "b_rejected": rejected,
+    })
 
 
 def mark_upserted(
     conn: Connection, page_id: int, upserted: int, max_updated_at: datetime | None
 ) -> None:
-    conn.execute(
-        update(staged_pages).where(staged_pages.c.id == page_id).values(
-            upserted=upserted, max_updated_at=max_updated_at,
-        )
-    )
+    conn.execute(_MARK_UPSERTED, {"b_id": page_id, "b_upserted": upserted,
+                                  "b_max_updated_at": max_updated_at})
 
 
 def window_totals(conn: Connection, window_id: str) -> Any:
@@ -133,7 +141,4 @@ def _has_rejections(conn: Connection, connection: str, stream: str) -> bool:
     """Whether the stream has any rejected record: most pages of most streams have none, and
     clearing a page's accepted ids costs a statement with one parameter per record."""
     return conn.execute(
-        select(rejected_records.c.id).where(
-            rejected_records.c.connection == connection, rejected_records.c.stream == stream,
-        ).limit(1)
-    ).first() is not None
+        _ANY_REJECTED, {"b_connection": connection, "b_stream": stream}).first() is not None

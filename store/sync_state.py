@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from store.db import utcnow
 from store.schema import rejected_records, stream_state, sync_runs
@@ -56,11 +56,17 @@ def record_usage(conn: Connection, connection: str, stream: str, usage: dict[str
         provider_usage=usage))
 
 
+# Once per fetched page: built once (see store.staging).
+_CLEAR_BLOCK = update(stream_state).where(
+    stream_state.c.connection == bindparam("b_connection"),
+    stream_state.c.stream == bindparam("b_stream"),
+    stream_state.c.blocked_until.is_not(None),
+).values(blocked_until=None)
+
+
 def clear_block(conn: Connection, connection: str, stream: str) -> None:
     """The provider answered again: the stream is no longer held back."""
-    conn.execute(update(stream_state).where(
-        _where(connection, stream), stream_state.c.blocked_until.is_not(None)
-    ).values(blocked_until=None))
+    conn.execute(_CLEAR_BLOCK, {"b_connection": connection, "b_stream": stream})
 
 
 def open_run(
