@@ -1,6 +1,8 @@
-"""Activity inputs and results: small, typed, and free of record bodies and secrets."""
+"""Activity inputs and results: small, typed, and free of record bodies and secrets.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the SDK resolves these hints on every payload it
+converts, and string annotations are re-evaluated each time.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any
