@@ -32,6 +32,8 @@ def _engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            # 512 KiB of pages per connection, not 2 MiB: every worker thread holds one, and
+            # the OS page cache serves the rest (worker memory, docs/BENCHMARKS.md).
             cursor.execute("PRAGMA cache_size=-512")
             cursor.close()
 

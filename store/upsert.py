@@ -43,16 +43,15 @@ class _Prepared:
     sql: str
     names: tuple[str, ...]
     positional: bool
-    convert: dict[str, Callable[[Any], Any]]
+    convert: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, driver conversion)
 
     def parameters(self, rows: Any) -> list[Any]:
-        convert, names = self.convert, self.names
+        names = self.names
         params: list[Any] = []
         for row in rows:
             values = [row.get(name) for name in names]
-            for i, name in enumerate(names):
-                fn = convert.get(name)
-                if fn is not None and values[i] is not None:
+            for i, fn in self.convert:
+                if values[i] is not None:
                     values[i] = fn(values[i])
             params.append(
                 tuple(values) if self.positional else dict(zip(names, values, strict=True)))
@@ -71,14 +70,14 @@ def _prepared(dialect: Dialect, table: Table, columns: frozenset[str]) -> _Prepa
     statement = _statement(dialect_insert, table)
     compiled = statement.compile(dialect=dialect, column_keys=sorted(columns))
     names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
-    convert: dict[str, Callable[[Any], Any]] = {}
-    for name in names:
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, name in enumerate(names):
         column_type = table.c[name].type
         if dialect.name == "sqlite" and isinstance(column_type, DateTime):
-            convert[name] = sqlite_datetime
+            convert.append((i, sqlite_datetime))
         elif (processor := column_type.dialect_impl(dialect).bind_processor(dialect)) is not None:
-            convert[name] = processor
-    return _Prepared(compiled.string, names, compiled.positional, convert)
+            convert.append((i, processor))
+    return _Prepared(compiled.string, names, compiled.positional, tuple(convert))
 
 
 def sqlite_datetime(value: datetime) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import DateTime, select
+from sqlalchemy.dialects import sqlite
 
 from store.db import engine
-from store.schema import contacts
-from store.upsert import upsert_rows
+from store.schema import companies, contacts
+from store.upsert import sqlite_datetime, upsert_rows
 
 
 def _row(external_id: str, updated: datetime, email: str) -> dict:
@@ -42,12 +44,6 @@ def test_upsert_is_idempotent_and_never_regresses(database_url: str) -> None:
 def test_sqlite_datetimes_are_stored_as_sqlalchemy_stores_them() -> None:
     # Rows written by the driver-level upsert and rows written through SQLAlchemy elsewhere
     # (and compared in the upsert's WHERE) must share one text format, or comparisons break.
-    from datetime import UTC
-
-    from sqlalchemy.dialects import sqlite
-
-    from store.upsert import sqlite_datetime
-
     dialect = sqlite.dialect()
     sqlalchemy_format = DateTime().dialect_impl(dialect).bind_processor(dialect)
     for value in (datetime(2025, 1, 1), datetime(2025, 6, 1, 12, 30, 5, 123456),
@@ -57,10 +53,6 @@ def test_sqlite_datetimes_are_stored_as_sqlalchemy_stores_them() -> None:
 
 
 def test_every_column_type_reads_back(database_url: str) -> None:
-    from decimal import Decimal
-
-    from store.schema import companies
-
     row = {"connection": "c", "stream": "companies", "external_id": "9", "name": "Acme",
            "employees": 12, "annual_revenue": Decimal("1234.50"), "archived": True,
            "source_created_at": datetime(2024, 2, 29, 8, 0, 0, 250000),
