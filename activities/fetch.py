@@ -1,4 +1,5 @@
-"""fetch_page: one provider call, the raw page staged in the database, a reference returned."""
+"""fetch_page: a provider call (or a run of them), each raw page staged in the database, a
+reference returned."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from temporalio.exceptions import ApplicationError
 from activities import limiter, logs, metrics
 from activities.models import FetchRequest, PageRef
 from activities.runtime import connector_for, db, http, read
-from connectors.base import PageRequest
+from connectors.base import Page, PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
 from store import staging, sync_state, vault
 from store.db import from_ms
 
 log = logging.getLogger("tributary.fetch")
+# A run of pages ends after this many records or seconds: the workflow loads what came and
+# shows progress, and no attempt nears its start-to-close timeout.
+RUN_RECORDS = 5_000
+RUN_SECONDS = 2.0
 
 
 def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
@@ -37,40 +42,33 @@ def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
 
 
 def _stage(
-    conn: Connection, request: FetchRequest, records: list[dict[str, Any]],
+    conn: Connection, request: FetchRequest, page_no: int, records: list[dict[str, Any]],
     usage: dict[str, Any] | None,
 ) -> int:
-    if request.page_no == 0:
-        sync_state.open_run(
-            conn, window_id=request.window_id, connection=request.connection,
-            stream=request.stream, kind=request.kind,
-            window_start=from_ms(request.window_start_ms),
-            window_end=from_ms(request.window_end_ms),  # type: ignore[arg-type]
-        )
-    sync_state.clear_block(conn, request.connection, request.stream)
+    if page_no == request.page_no:
+        if page_no == 0:
+            sync_state.open_run(
+                conn, window_id=request.window_id, connection=request.connection,
+                stream=request.stream, kind=request.kind,
+                window_start=from_ms(request.window_start_ms),
+                window_end=from_ms(request.window_end_ms),  # type: ignore[arg-type]
+            )
+        sync_state.clear_block(conn, request.connection, request.stream)
+        if request.max_pages > 1:
+            staging.drop_leftovers(conn, request.window_id, page_no,
+                                   page_no + request.max_pages)
     if usage is not None:
         sync_state.record_usage(conn, request.connection, request.stream, usage)
     return staging.stage(
-        conn, window_id=request.window_id, page_no=request.page_no,
+        conn, window_id=request.window_id, page_no=page_no,
         connection=request.connection, stream=request.stream, records=records,
     )
 
 
-@activity.defn
-async def fetch_page(request: FetchRequest) -> PageRef:
-    connector, token, version = await read(_prepare, request)
-    logs.bind(provider=connector.provider)
-    at = metrics.labels(request.connection, request.stream, connector.provider)
-    page_request = PageRequest(
-        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]
-        window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
-        cursor=request.cursor,
-    )
-    wait_ms = request.delay_ms
-    if request.not_before_ms is not None:  # never longer than asked, whatever this clock says
-        wait_ms = min(wait_ms, max(0, request.not_before_ms - int(time.time() * 1000)))
-    if wait_ms:
-        await asyncio.sleep(wait_ms / 1000)  # heartbeats go on meanwhile
+async def _call(
+    connector: Any, token: str, version: int, request: FetchRequest, page_no: int,
+    cursor: dict[str, Any] | None, at: Any,
+) -> Page:
     try:
         await limiter.pace(request.connection, connector.settings.requests_per_second)
     except limiter.Saturated as exc:
@@ -78,23 +76,56 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         raise ApplicationError(f"rate_limited: {exc} (per-worker limiter, see "
                                "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
                                next_retry_delay=timedelta(seconds=exc.wait_s)) from None
+    page_request = PageRequest(
+        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]
+        window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
+        cursor=cursor,
+    )
     started = time.monotonic()
     try:
         page = await connector.fetch_page(http(), token, page_request)
     except ProviderError as exc:
         metrics.provider_call(at, "fetch_page", time.monotonic() - started, exc)
         exc.credential_version = version
-        exc.page = request.page_no
+        exc.page = page_no
         await db(sync_state.record_error, request.connection, request.stream, exc.category,
                  str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
         raise exc.to_application_error() from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
-    page_id = await db(_stage, request, page.records, page.extra.get("api_usage"))
-    metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
-    metrics.count(metrics.PAGES_FETCHED, 1, at)
-    log.info("fetched page %d: %d records", request.page_no, len(page.records))
-    slow_down_ms = int(page.extra.get("slow_down_ms", 0))
-    if slow_down_ms:
-        log.info("provider headroom low (%s requests left): this stream waits %d ms before its "
-                 "next request", page.rate_remaining, slow_down_ms)
-    return PageRef(page_id, request.page_no, len(page.records), page.next_cursor, slow_down_ms)
+    return page
+
+
+@activity.defn
+async def fetch_page(request: FetchRequest) -> PageRef:
+    """Fetch and stage the requested page, or a run of pages (FetchRequest.max_pages) that ends
+    with the window, a headroom warning, RUN_RECORDS records or RUN_SECONDS."""
+    connector, token, version = await read(_prepare, request)
+    logs.bind(provider=connector.provider)
+    at = metrics.labels(request.connection, request.stream, connector.provider)
+    wait_ms = request.delay_ms
+    if request.not_before_ms is not None:  # never longer than asked, whatever this clock says
+        wait_ms = min(wait_ms, max(0, request.not_before_ms - int(time.time() * 1000)))
+    if wait_ms:
+        await asyncio.sleep(wait_ms / 1000)  # heartbeats go on meanwhile
+    started = time.monotonic()
+    cursor = request.cursor
+    page_ids: list[int] = []
+    fetched = slow_down_ms = 0
+    for page_no in range(request.page_no, request.page_no + request.max_pages):
+        page = await _call(connector, token, version, request, page_no, cursor, at)
+        page_ids.append(await db(_stage, request, page_no, page.records,
+                                 page.extra.get("api_usage")))
+        fetched += len(page.records)
+        cursor = page.next_cursor
+        metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
+        metrics.count(metrics.PAGES_FETCHED, 1, at)
+        log.info("fetched page %d: %d records", page_no, len(page.records))
+        slow_down_ms = int(page.extra.get("slow_down_ms", 0))
+        if slow_down_ms:
+            log.info("provider headroom low (%s requests left): this stream waits %d ms before "
+                     "its next request", page.rate_remaining, slow_down_ms)
+        if (cursor is None or slow_down_ms or fetched >= RUN_RECORDS
+                or time.monotonic() - started >= RUN_SECONDS):
+            break
+    return PageRef(page_ids[0], request.page_no, fetched, cursor, slow_down_ms,
+                   page_ids if len(page_ids) > 1 else [])

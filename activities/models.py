@@ -75,16 +75,26 @@ class FetchRequest:
     # ...or less, until this instant (epoch ms): time the task spent queued by the server's
     # rate limit already counts towards the spacing.
     not_before_ms: int | None = None
+    # More than one: a connection without a request rate walks on to the following pages of its
+    # cursor, numbered page_no, page_no + 1, ..., staging each as it comes (see fetch_page).
+    max_pages: int = 1
 
 
 @dataclass
 class PageRef:
-    page_id: int
-    page_no: int
-    fetched: int
+    """The pages one fetch staged: one, or a run of them (FetchRequest.max_pages)."""
+
+    page_id: int  # the first page's
+    page_no: int  # the first page's
+    fetched: int  # records, every page of the run together
     next_cursor: dict[str, Any] | None
     # The provider's headroom is nearly spent: wait this long before this stream's next request.
     slow_down_ms: int = 0
+    # A run of more than one page: every page's id, in page order, page_id first.
+    run_ids: list[int] = field(default_factory=list)
+
+    def page_ids(self) -> list[int]:
+        return self.run_ids or [self.page_id]
 
 
 @dataclass

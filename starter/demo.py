@@ -257,7 +257,7 @@ def _panel(
     grid.add_row("progress", ProgressBar(total=max(expected, 1), completed=min(fetched, expected),
                                          width=40))
     grid.add_row("state", f"[bold]{status['state']}[/]"
-                 + (f" ({window['kind']} window, page {window['page']})" if window else ""))
+                 + (f" ({window['kind']} window, {window['pages']} pages)" if window else ""))
     grid.add_row("fetched", f"{fetched:,} / {expected:,}")
     grid.add_row("records", f"{totals['upserted']:,} upserted, {totals['rejected']} rejected, "
                  f"{totals['pages']} pages, {totals['token_refreshes']} token refreshes")

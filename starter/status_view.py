@@ -47,7 +47,7 @@ def _live(row: dict[str, Any], now: datetime) -> str:
         text += " (paused)"
     window = live.get("window")
     if window:
-        text += f", page {window['page']}: {window['fetched']} fetched"
+        text += f", {window['pages']} pages: {window['fetched']} fetched"
     if row.get("blocked"):
         since = row.get("blocked_since")
         stuck = (f" (stuck for {duration((now - datetime.fromisoformat(since)).total_seconds())})"

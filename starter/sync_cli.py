@@ -140,7 +140,7 @@ def status(
     if window:
         table.add_row("window", f"{window['kind']} {_when(window['start_ms'])} → "
                       f"{_when(window['end_ms'])}")
-        table.add_row("progress", f"page {window['page']}: {window['fetched']} fetched, "
+        table.add_row("progress", f"{window['pages']} pages: {window['fetched']} fetched, "
                       f"{window['upserted']} upserted, {window['rejected']} rejected")
     last = result.get("last_window")
     if last:

@@ -26,6 +26,9 @@ _SAVE_TRANSFORMED = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).va
     rejected=bindparam("b_rejected"))
 _MARK_UPSERTED = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
     upserted=bindparam("b_upserted"), max_updated_at=bindparam("b_max_updated_at"))
+_LEFTOVERS = delete(staged_pages).where(
+    staged_pages.c.window_id == bindparam("b_window_id"),
+    staged_pages.c.page_no > bindparam("b_first"), staged_pages.c.page_no < bindparam("b_end"))
 _ANY_REJECTED = select(rejected_records.c.id).where(
     rejected_records.c.connection == bindparam("b_connection"),
     rejected_records.c.stream == bindparam("b_stream")).limit(1)
@@ -50,6 +53,14 @@ def stage(
         )
     )
     return int(result.inserted_primary_key[0])
+
+
+def drop_leftovers(conn: Connection, window_id: str, first_page_no: int, end_page_no: int) -> None:
+    """Drop the pages after `first_page_no`, up to `end_page_no`, that an earlier attempt of the
+    same fetch run staged: the workflow never saw them, and this attempt may end sooner (the
+    provider's data moved), so they must not be loaded or counted."""
+    conn.execute(_LEFTOVERS, {"b_window_id": window_id, "b_first": first_page_no,
+                              "b_end": end_page_no})
 
 
 # Transform and upsert commit every this many records: SQLite's one writer lock is never held

@@ -66,8 +66,10 @@ class Window(BaseModel):
     kind: Literal["full_refresh", "incremental", "backfill"]
     start_ms: int | None
     end_ms: int
-    # The next page number (pages of every slice share the window's numbering).
+    # The next page number (pages of every slice share the window's numbering; a fetch of a
+    # run of pages takes as many numbers as the run may have pages).
     page_no: int = 0
+    pages: int = 0  # fetched so far
     cursor: dict[str, Any] | None = None  # workflows started before slices
     slices: list[Slice] = []
     fetched: int = 0

@@ -67,6 +67,9 @@ BATCH_RECORDS = 5_000
 # A window shorter than two of these is not worth splitting (an ordinary incremental cycle).
 MIN_SLICE_MS = 3_600_000
 SLICED_WINDOWS = "sliced-windows"
+# A connection without a request rate fetches runs of pages (FetchRequest.max_pages): one
+# activity per page would cost more than the page itself.
+FETCH_RUNS = "fetch-runs"
 # Headroom waits up to this long happen inside the next fetch (a durable timer fires only to
 # about the second); longer ones are timers, holding no worker slot.
 SHORT_WAIT_MS = 2_000
@@ -84,14 +87,21 @@ class _Walk:
         return sum(r.fetched for r in self.ready)
 
     def batch_ready(self) -> bool:
-        return len(self.ready) >= BATCH_PAGES or self.ready_records() >= BATCH_RECORDS
+        return (sum(len(r.page_ids()) for r in self.ready) >= BATCH_PAGES
+                or self.ready_records() >= BATCH_RECORDS)
 
-    def take_batch(self) -> list[PageRef]:
+    def take_batch(self) -> list[int]:
+        """The ids of the next batch's pages (a fetch's run of pages stays in one batch)."""
         batch = [self.ready.pop(0)]
-        while (self.ready and len(batch) < BATCH_PAGES
-               and sum(r.fetched for r in batch) + self.ready[0].fetched <= BATCH_RECORDS):
+        pages, records = len(batch[0].page_ids()), batch[0].fetched
+        while self.ready:
+            pages += len(self.ready[0].page_ids())
+            records += self.ready[0].fetched
+            if pages > BATCH_PAGES or records > BATCH_RECORDS:
+                break
             batch.append(self.ready.pop(0))
-        return batch
+        # A fetch that found nothing has nothing to load.
+        return [page_id for ref in batch if ref.fetched for page_id in ref.page_ids()]
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)
@@ -154,7 +164,7 @@ class StreamSync:
             "blocked_since_ms": self._blocked_since_ms if self._blocked else None,
             "window": None if window is None else {
                 "kind": window.kind, "start_ms": window.start_ms, "end_ms": window.end_ms,
-                "page": window.page_no, "fetched": window.fetched, "upserted": window.upserted,
+                "pages": window.pages, "fetched": window.fetched, "upserted": window.upserted,
                 "rejected": window.rejected,
             },
             "last_window": self._last_window,
@@ -274,6 +284,7 @@ class StreamSync:
         if not window.slices:
             window.slices = self._slices(window)
         walk = _Walk()
+        run_pages = self._run_pages(window.kind)
 
         async def fetch_slice(part: Slice) -> None:
             delay_ms = 0
@@ -284,9 +295,9 @@ class StreamSync:
                 if walk.draining:
                     return
                 page_no = window.page_no
-                window.page_no += 1
+                window.page_no += run_pages
                 ref = await self._fetch(window, page_no, part.start_ms, part.end_ms, part.cursor,
-                                        delay_ms)
+                                        delay_ms, run_pages)
                 part.cursor = ref.next_cursor
                 part.done = ref.next_cursor is None
                 self._count_fetched(window, ref)
@@ -307,7 +318,7 @@ class StreamSync:
                 await workflow.wait_condition(lambda: walk.batch_ready() or not walk.fetching)
                 if not walk.ready:
                     return
-                await self._load(window, [r.page_id for r in walk.take_batch() if r.fetched])
+                await self._load(window, walk.take_batch())
 
         loader = asyncio.ensure_future(load())
         await asyncio.gather(*(fetch_slice(p) for p in window.slices if not p.done))
@@ -317,6 +328,13 @@ class StreamSync:
             assert self._input is not None
             self._continue_as_new(self._input, window=window,
                                   next_cycle_at_ms=self._input.next_cycle_at_ms)
+
+    def _run_pages(self, kind: str) -> int:
+        """Pages one fetch may walk: one where a request rate holds each fetch (the server
+        paces activities, not requests), a run where nothing does."""
+        if self._rate_key(kind)[1] is not None or not workflow.patched(FETCH_RUNS):
+            return 1
+        return BATCH_PAGES
 
     def _slices(self, window: Window) -> list[Slice]:
         """Equal time slices when the connector can bound this window kind on the provider side."""
@@ -345,10 +363,12 @@ class StreamSync:
         self._show()
 
     def _count_fetched(self, window: Window, ref: PageRef) -> None:
+        pages = len(ref.page_ids())
         window.fetched += ref.fetched
+        window.pages += pages
         self._totals["fetched"] += ref.fetched
-        self._totals["pages"] += 1
-        self._pages_this_run += 1
+        self._totals["pages"] += pages
+        self._pages_this_run += pages
 
     async def _walk_sequentially(self, window: Window) -> None:
         """Workflows started before SLICED_WINDOWS replay this: one page after another."""
@@ -378,12 +398,15 @@ class StreamSync:
     # -- provider calls -------------------------------------------------------------------
     async def _fetch(
         self, window: Window, page_no: int, start_ms: int | None, end_ms: int,
-        cursor: dict[str, Any] | None, delay_ms: int = 0,
+        cursor: dict[str, Any] | None, delay_ms: int = 0, max_pages: int = 1,
     ) -> PageRef:
         assert self._info is not None
         delay_ms, not_before_ms = self._pace(window.kind, delay_ms)
         request = FetchRequest(self._conn(), self._stream(), window.window_id, window.kind,
-                               start_ms, end_ms, page_no, cursor, delay_ms, not_before_ms)
+                               start_ms, end_ms, page_no, cursor, delay_ms, not_before_ms,
+                               max_pages)
+        summary = (f"{window.kind} page {page_no}" if max_pages == 1
+                   else f"{window.kind} pages from {page_no}")
         refreshed_after_401 = False
         while True:
             await self._ensure_token()
@@ -393,7 +416,7 @@ class StreamSync:
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     priority=self._provider_priority(window.kind),
-                    summary=f"{window.kind} page {page_no}",
+                    summary=summary,
                 )
             except ActivityError as err:
                 cause = err.cause
@@ -551,7 +574,7 @@ class StreamSync:
             lines.append("paused: signal `resume` to continue")
         if self._window is not None:
             w = self._window
-            lines.append(f"{w.kind} window, page {w.page_no}: {w.fetched} fetched, "
+            lines.append(f"{w.kind} window, {w.pages} pages: {w.fetched} fetched, "
                          f"{w.upserted} upserted, {w.rejected} rejected")
         if extra:
             lines.append(extra)

@@ -11,7 +11,7 @@ from tests.integration.conftest import wait_for_status
 async def test_token_expiry_mid_sync_refreshes_once_and_continues(make_stack: Any) -> None:
     stack = make_stack({"list_page_size": 10}, contacts=600, seed=11)
     handle = await stack.start()
-    await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 3)
+    await wait_for_status(handle, lambda s: (s["window"] or {}).get("pages", 0) >= 3)
     stack.sandbox.expire_access_tokens()
     summary = await handle.result()
     # One refresh to get the first token, exactly one more after the 401.

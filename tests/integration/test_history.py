@@ -21,7 +21,7 @@ HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 async def _eventful_sync(stack: Any) -> Any:
     """A sync that refreshes, retries, pauses, backfills and continues as new."""
     handle = await stack.start(every="1h")
-    await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 2)
+    await wait_for_status(handle, lambda s: (s["window"] or {}).get("pages", 0) >= 2)
     stack.sandbox.expire_access_tokens()
     stack.sandbox.inject("rate_limit", count=1, retry_after=0.1)
     stack.sandbox.inject("server_error", count=1)

@@ -15,14 +15,14 @@ from tests.integration.conftest import wait_for_status
 async def test_pause_holds_between_pages_and_resume_continues(make_stack: Any) -> None:
     stack = make_stack({"list_page_size": 10}, contacts=500, seed=21)
     handle = await stack.start()
-    await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 2)
+    await wait_for_status(handle, lambda s: (s["window"] or {}).get("pages", 0) >= 2)
     await handle.signal("pause")
     paused = await wait_for_status(handle, lambda s: s["state"] == "paused")
     requests = stack.sandbox.stats["requests"]
     await asyncio.sleep(1.0)  # an observation period, not synchronisation
     still = await handle.query("status")
     assert still["state"] == "paused"
-    assert still["window"]["page"] == paused["window"]["page"]
+    assert still["window"]["pages"] == paused["window"]["pages"]
     assert stack.sandbox.stats["requests"] == requests
     await handle.signal("resume")
     await handle.result()

@@ -87,7 +87,7 @@ async def test_blocking_failure_is_explained(make_stack: Any, category: str,
                                              status: int) -> None:
     stack = make_stack({"list_page_size": 10}, contacts=100, seed=73)
     handle = await stack.start()
-    await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 2)
+    await wait_for_status(handle, lambda s: (s["window"] or {}).get("pages", 0) >= 2)
     if category == "auth_failure":  # a 401, and the one refresh after it is refused too
         stack.sandbox.revoke_refresh_token()
         stack.sandbox.expire_access_tokens()

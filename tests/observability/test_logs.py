@@ -19,7 +19,7 @@ async def test_debug_logs_carry_context_and_no_secret(
     # 50 pages: the sync is still running when the tokens expire after page 2.
     stack = process_stack({"list_page_size": 20}, contacts=1000, seed=62)
     handle = await stack.start()
-    await wait_for_status(handle, lambda s: (s["window"] or {}).get("page", 0) >= 2)
+    await wait_for_status(handle, lambda s: (s["window"] or {}).get("pages", 0) >= 2)
     stack.sandbox.expire_access_tokens()  # a 401, then a second refresh: two access tokens
     stack.sandbox.inject("rate_limit", count=1, retry_after=0.1)
     summary = await handle.result()

@@ -81,7 +81,7 @@ async def test_a_looping_cursor_parks_the_stream_with_a_validation_error(rest_st
     status = await wait_for_status(handle, lambda s: s["blocked"] is not None)
     assert status["blocked"].startswith("validation_error")
     assert "pagination loop" in status["blocked"]
-    assert status["window"]["page"] <= 2  # stopped at once, not after spinning
+    assert status["window"]["pages"] <= 2  # stopped at once, not after spinning
 
 
 async def test_an_error_in_a_200_body_is_retried_not_stored(rest_stack: Any) -> None:
