@@ -26,6 +26,9 @@ log = logging.getLogger("tributary.fetch")
 # shows progress, and no attempt nears its start-to-close timeout.
 RUN_RECORDS = 5_000
 RUN_SECONDS = 2.0
+# A run stages its pages a transaction per this many records, not per page: a commit costs
+# PostgreSQL a disk flush. A crash loses nothing, the retried run starts over.
+STAGE_RECORDS = staging.TRANSACTION_RECORDS
 
 
 def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
@@ -42,10 +45,12 @@ def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
 
 
 def _stage(
-    conn: Connection, request: FetchRequest, page_no: int, records: list[dict[str, Any]],
+    conn: Connection, request: FetchRequest, pages: list[tuple[int, list[dict[str, Any]]]],
     usage: dict[str, Any] | None,
-) -> int:
-    if page_no == request.page_no:
+) -> list[int]:
+    """Stage (page number, records) pages in one transaction; return their ids."""
+    if pages[0][0] == request.page_no:
+        page_no = request.page_no
         if page_no == 0:
             sync_state.open_run(
                 conn, window_id=request.window_id, connection=request.connection,
@@ -59,10 +64,9 @@ def _stage(
                                    page_no + request.max_pages)
     if usage is not None:
         sync_state.record_usage(conn, request.connection, request.stream, usage)
-    return staging.stage(
-        conn, window_id=request.window_id, page_no=page_no,
-        connection=request.connection, stream=request.stream, records=records,
-    )
+    return [staging.stage(conn, window_id=request.window_id, page_no=page_no,
+                          connection=request.connection, stream=request.stream, records=records)
+            for page_no, records in pages]
 
 
 async def _call(
@@ -110,11 +114,12 @@ async def fetch_page(request: FetchRequest) -> PageRef:
     started = time.monotonic()
     cursor = request.cursor
     page_ids: list[int] = []
+    unstaged: list[tuple[int, list[dict[str, Any]]]] = []
     fetched = slow_down_ms = 0
-    for page_no in range(request.page_no, request.page_no + request.max_pages):
+    end = request.page_no + request.max_pages
+    for page_no in range(request.page_no, end):
         page = await _call(connector, token, version, request, page_no, cursor, at)
-        page_ids.append(await db(_stage, request, page_no, page.records,
-                                 page.extra.get("api_usage")))
+        unstaged.append((page_no, page.records))
         fetched += len(page.records)
         cursor = page.next_cursor
         metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
@@ -124,8 +129,12 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         if slow_down_ms:
             log.info("provider headroom low (%s requests left): this stream waits %d ms before "
                      "its next request", page.rate_remaining, slow_down_ms)
-        if (cursor is None or slow_down_ms or fetched >= RUN_RECORDS
-                or time.monotonic() - started >= RUN_SECONDS):
+        last = (page_no == end - 1 or cursor is None or slow_down_ms or fetched >= RUN_RECORDS
+                or time.monotonic() - started >= RUN_SECONDS)
+        if last or sum(len(records) for _, records in unstaged) >= STAGE_RECORDS:
+            page_ids += await db(_stage, request, unstaged, page.extra.get("api_usage"))
+            unstaged = []
+        if last:
             break
     return PageRef(page_ids[0], request.page_no, fetched, cursor, slow_down_ms,
                    page_ids if len(page_ids) > 1 else [])

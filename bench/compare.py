@@ -432,7 +432,7 @@ async def main() -> None:
                         default=["sqlite"], help="sqlite, postgresql or both")
     parser.add_argument("--tools", type=_csv(str, TOOLS), default=list(TOOLS))
     parser.add_argument("--parallel-fetches", type=int,
-                        help="Tributary's parallel_fetches setting (default: its own, 8)")
+                        help="Tributary's parallel_fetches setting (default: its own, 4)")
     parser.add_argument("--delta", type=float, default=0.01, help="fraction modified")
     parser.add_argument("--phone-e164", action="store_true",
                         help="Tributary also normalizes phones to E.164 (the others don't)")

@@ -29,7 +29,7 @@ class SyncSettings(BaseModel):
     # connector that bounds windows in time can split a full refresh into parallel slices too.
     start_date: datetime | None = None
     # Time slices of a window fetched at once; the rate limit still paces them together.
-    parallel_fetches: int = Field(8, ge=1, le=32)
+    parallel_fetches: int = Field(4, ge=1, le=32)
 
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]

@@ -67,9 +67,10 @@ BATCH_RECORDS = 5_000
 # A window shorter than two of these is not worth splitting (an ordinary incremental cycle).
 MIN_SLICE_MS = 3_600_000
 SLICED_WINDOWS = "sliced-windows"
-# A connection without a request rate fetches runs of pages (FetchRequest.max_pages): one
-# activity per page would cost more than the page itself.
-FETCH_RUNS = "fetch-runs"
+# A connection without a request rate fetches runs of pages (FetchRequest.max_pages), since one
+# activity per page would cost more than the page itself; and a batch is transformed while the
+# previous one is upserted.
+PIPELINED_WINDOWS = "pipelined-windows"
 # Headroom waits up to this long happen inside the next fetch (a durable timer fires only to
 # about the second); longer ones are timers, holding no worker slot.
 SHORT_WAIT_MS = 2_000
@@ -276,15 +277,18 @@ class StreamSync:
     async def _walk_slices(self, window: Window) -> None:
         """Fetch every slice of the window at once; load fetched pages in batches meanwhile.
 
-        Each fetch stays one provider call (the server paces them all by the connection's
-        rate); transform and upsert take whatever pages are ready, up to a batch, so their cost
-        per page shrinks as fetching speeds up. At a continue-as-new point fetching stops, the
-        loader drains, and the window travels on with each slice's cursor.
+        Where the connection has a request rate each fetch is one provider call, which the
+        server paces; where it has none a fetch walks a run of pages. Transform and upsert take
+        whatever pages are ready, up to a batch, so their cost per page shrinks as fetching
+        speeds up; a batch is transformed while the one before is upserted. At a
+        continue-as-new point fetching stops, the loader drains, and the window travels on with
+        each slice's cursor.
         """
         if not window.slices:
             window.slices = self._slices(window)
         walk = _Walk()
-        run_pages = self._run_pages(window.kind)
+        pipelined = workflow.patched(PIPELINED_WINDOWS)
+        run_pages = 1 if not pipelined or self._rate_key(window.kind)[1] else BATCH_PAGES
 
         async def fetch_slice(part: Slice) -> None:
             delay_ms = 0
@@ -312,13 +316,28 @@ class StreamSync:
                     delay_ms = ref.slow_down_ms
 
         async def load() -> None:
+            upserting: asyncio.Future[None] | None = None
             while True:
                 # Full batches while pages keep coming: each activity costs the same whatever
                 # its size, so fewer and larger ones leave more time for fetching.
                 await workflow.wait_condition(lambda: walk.batch_ready() or not walk.fetching)
                 if not walk.ready:
-                    return
-                await self._load(window, walk.take_batch())
+                    break
+                task = self._page_task(window, walk.take_batch())
+                if task is None:
+                    continue
+                if not pipelined:
+                    await self._transform(window, task)
+                    await self._upsert(window, task)
+                    continue
+                # The upsert mostly waits for the database, the transform is the worker's
+                # own work: side by side they use both.
+                await self._transform(window, task)
+                if upserting is not None:
+                    await upserting
+                upserting = asyncio.ensure_future(self._upsert(window, task))
+            if upserting is not None:
+                await upserting
 
         loader = asyncio.ensure_future(load())
         await asyncio.gather(*(fetch_slice(p) for p in window.slices if not p.done))
@@ -328,13 +347,6 @@ class StreamSync:
             assert self._input is not None
             self._continue_as_new(self._input, window=window,
                                   next_cycle_at_ms=self._input.next_cycle_at_ms)
-
-    def _run_pages(self, kind: str) -> int:
-        """Pages one fetch may walk: one where a request rate holds each fetch (the server
-        paces activities, not requests), a run where nothing does."""
-        if self._rate_key(kind)[1] is not None or not workflow.patched(FETCH_RUNS):
-            return 1
-        return BATCH_PAGES
 
     def _slices(self, window: Window) -> list[Slice]:
         """Equal time slices when the connector can bound this window kind on the provider side."""
@@ -350,13 +362,17 @@ class StreamSync:
                             for i in range(1, count)] + [end]
         return [Slice(start_ms=a, end_ms=b) for a, b in itertools.pairwise(bounds)]
 
-    async def _load(self, window: Window, page_ids: list[int]) -> None:
+    def _page_task(self, window: Window, page_ids: list[int]) -> PageTask | None:
         if not page_ids:
-            return
-        task = PageTask(self._conn(), self._stream(), window.window_id, page_ids)
+            return None
+        return PageTask(self._conn(), self._stream(), window.window_id, page_ids)
+
+    async def _transform(self, window: Window, task: PageTask) -> None:
         transformed = await self._activity(transform_page, task)
         window.rejected += transformed.rejected
         self._totals["rejected"] += transformed.rejected
+
+    async def _upsert(self, window: Window, task: PageTask) -> None:
         upserted = await self._activity(upsert_page, task)
         window.upserted += upserted.upserted
         self._totals["upserted"] += upserted.upserted
@@ -382,8 +398,10 @@ class StreamSync:
                 next_fetch = asyncio.ensure_future(self._fetch(
                     window, window.page_no + 1, window.start_ms, window.end_ms, ref.next_cursor))
             self._count_fetched(window, ref)
-            if ref.fetched:
-                await self._load(window, [ref.page_id])
+            task = self._page_task(window, [ref.page_id] if ref.fetched else [])
+            if task is not None:
+                await self._transform(window, task)
+                await self._upsert(window, task)
             window.page_no += 1
             window.cursor = ref.next_cursor
             self._show()

@@ -92,3 +92,51 @@ async def test_an_error_in_a_200_body_is_retried_not_stored(rest_stack: Any) -> 
     await stack.sync("people")
     assert api.error_in_body_next is False
     stack.assert_destination_equals_provider("people")
+
+
+def _fetch_activities(history: Any) -> int:
+    return sum(1 for event in history.events
+               if event.HasField("activity_task_scheduled_event_attributes")
+               and event.activity_task_scheduled_event_attributes.activity_type.name
+               == "fetch_page")
+
+
+async def test_without_a_request_rate_one_fetch_walks_a_run_of_pages(rest_stack: Any) -> None:
+    stack = rest_stack("people", PeopleApi(people=300))  # 12 pages of 25, one slice
+    handle = await stack.start("people")
+    summary = await handle.result()
+    assert summary["pages"] == 12
+    assert _fetch_activities(await handle.fetch_history()) == 1
+    stack.assert_destination_equals_provider("people")
+
+
+class _ShrinksWhenRetried(PeopleApi):
+    """Fails one request mid-run; the retry finds fewer people, so a shorter run."""
+
+    def __init__(self, fail_at: int, keep: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fail_at, self.keep = fail_at, keep
+
+    def select(self, params: Any) -> list[dict[str, Any]]:
+        if self.requests + 1 == self.fail_at:
+            self.requests += 1
+            with self._lock:
+                for person_id in [p for p in self._people if p > self.keep]:
+                    del self._people[person_id]
+            raise RuntimeError("backend restarted")  # a 500: the run is retried
+        return super().select(params)
+
+
+async def test_a_retried_run_drops_the_pages_its_failed_attempt_staged(rest_stack: Any) -> None:
+    # 1,100 people are 11 pages of 100: the first attempt stages pages 0-9 (1,000 records) and
+    # fails on the 11th request; the retry walks only 8 pages (750 people are left).
+    api = _ShrinksWhenRetried(fail_at=11, keep=750, people=1_100)
+    stack = rest_stack("people", api, path="/v1/people/offset", records_path="data",
+                       pagination={"type": "offset", "limit": 100})
+    handle = await stack.start("people")
+    summary = await handle.result()
+    assert api.requests > 11 and summary["pages"] == 8
+    status = await handle.query("status")
+    assert status["last_window"]["pages"] == 8  # counted from what is staged
+    assert status["last_window"]["upserted"] == 750
+    stack.assert_destination_equals_provider("people")
