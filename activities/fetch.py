@@ -134,6 +134,7 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         if last or sum(len(records) for _, records in unstaged) >= STAGE_RECORDS:
             page_ids += await db(_stage, request, unstaged, page.extra.get("api_usage"))
             unstaged = []
+        del page  # staged or in `unstaged`: not held through the next call as well
         if last:
             break
     return PageRef(page_ids[0], request.page_no, fetched, cursor, slow_down_ms,
