@@ -17,6 +17,7 @@ is a join of fragments. A time-filtered request lists its window's ids once (cac
 from __future__ import annotations
 
 import argparse
+import asyncio
 import bisect
 import json
 import random
@@ -143,8 +144,10 @@ def _time_param(request: Request, name: str) -> int | None:
     return parse_ms(value) if value else None
 
 
-def build_app(contacts: Contacts) -> Starlette:
+def build_app(contacts: Contacts, latency_ms: int = 0) -> Starlette:
     async def list_contacts(request: Request) -> Response:
+        if latency_ms:  # a remote API: the network and the provider's own work
+            await asyncio.sleep(latency_ms / 1000)
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return JSONResponse({"status": "error", "message": "missing bearer token"}, 401)
         try:
@@ -179,6 +182,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--now", required=True, help="ISO-8601; records end just before it")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every list call")
     args = parser.parse_args()
     contacts = Contacts(args.records, parse_ms(args.now), args.seed)
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without
@@ -187,7 +191,8 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)  # clients may connect as soon as the port is printed: the kernel queues them
     print(json.dumps({"port": sock.getsockname()[1]}), flush=True)
-    config = uvicorn.Config(build_app(contacts), log_level="warning", access_log=False)
+    config = uvicorn.Config(build_app(contacts, args.latency_ms), log_level="warning",
+                            access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -116,10 +116,11 @@ class Api:
 
 
 @contextmanager
-def api(records: int, now: datetime) -> Iterator[Api]:
+def api(records: int, now: datetime, latency_ms: int) -> Iterator[Api]:
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "bench_api.py"), "--records", str(records),
-         "--now", iso(round(now.timestamp() * 1000))], stdout=subprocess.PIPE, text=True)
+         "--now", iso(round(now.timestamp() * 1000)), "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # printed once the port listens
@@ -201,6 +202,7 @@ class Args:
     parallel_fetches: int | None
     timeout_s: float
     phone_e164: bool = False
+    latency_ms: int = 0
 
 
 def _json_line(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
@@ -397,7 +399,7 @@ class CheckFailed(AssertionError):
 
 async def scenario(tool: str, database: str, args: Args, delta: float, now: datetime) -> Result:
     result = Result(tool, database, args.page_size, args.records)
-    with api(args.records, now) as api_, destination(database, tool) as dest:
+    with api(args.records, now, args.latency_ms) as api_, destination(database, tool) as dest:
         async with FACTORIES[tool](api_, dest, args) as runner:
             for n, phase in enumerate(PHASES):
                 if phase == "delta":
@@ -437,6 +439,8 @@ async def main() -> None:
     parser.add_argument("--phone-e164", action="store_true",
                         help="Tributary also normalizes phones to E.164 (the others don't)")
     parser.add_argument("--timeout-s", type=float, default=1800, help="per sync")
+    parser.add_argument("--api-latency-ms", type=int, default=0,
+                        help="the API answers every page this much later (a remote API)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     opts = parser.parse_args()
     os.environ["TRIBUTARY_VAULT_KEY"] = Fernet.generate_key().decode()
@@ -453,7 +457,7 @@ async def main() -> None:
     for database in opts.database:
         for page_size in opts.page_size:
             args = Args(opts.records, page_size, start, opts.parallel_fetches, opts.timeout_s,
-                        opts.phone_e164)
+                        opts.phone_e164, opts.api_latency_ms)
             for tool in opts.tools:
                 result = await scenario(tool, database, args, opts.delta, now)
                 results.append(result)
