@@ -24,7 +24,7 @@ from store.db import from_ms
 log = logging.getLogger("tributary.fetch")
 # A run of pages ends after this many records or seconds: the workflow loads what came and
 # shows progress, and no attempt nears its start-to-close timeout.
-RUN_RECORDS = 5_000
+RUN_RECORDS = 10_000
 RUN_SECONDS = 2.0
 # A run stages its pages a transaction per this many records, not per page: a commit costs
 # PostgreSQL a disk flush. A crash loses nothing, the retried run starts over.

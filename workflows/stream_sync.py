@@ -63,7 +63,8 @@ PROVIDER_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 # Transform and upsert take up to this many fetched pages / records at a time.
 BATCH_PAGES = 50
-BATCH_RECORDS = 5_000
+BATCH_RECORDS = 10_000
+BATCH_RECORDS_BEFORE_PIPELINING = 5_000  # what workflows started before it replay
 # A window shorter than two of these is not worth splitting (an ordinary incremental cycle).
 MIN_SLICE_MS = 3_600_000
 SLICED_WINDOWS = "sliced-windows"
@@ -80,6 +81,7 @@ SHORT_WAIT_MS = 2_000
 class _Walk:
     """A window's fetched pages waiting to be loaded, shared by its slices and its loader."""
 
+    batch_records: int = BATCH_RECORDS
     ready: list[PageRef] = field(default_factory=list)
     fetching: bool = True
     draining: bool = False  # stop fetching: this run continues as new
@@ -89,7 +91,7 @@ class _Walk:
 
     def batch_ready(self) -> bool:
         return (sum(len(r.page_ids()) for r in self.ready) >= BATCH_PAGES
-                or self.ready_records() >= BATCH_RECORDS)
+                or self.ready_records() >= self.batch_records)
 
     def take_batch(self) -> list[int]:
         """The ids of the next batch's pages (a fetch's run of pages stays in one batch)."""
@@ -98,7 +100,7 @@ class _Walk:
         while self.ready:
             pages += len(self.ready[0].page_ids())
             records += self.ready[0].fetched
-            if pages > BATCH_PAGES or records > BATCH_RECORDS:
+            if pages > BATCH_PAGES or records > self.batch_records:
                 break
             batch.append(self.ready.pop(0))
         # A fetch that found nothing has nothing to load.
@@ -286,8 +288,8 @@ class StreamSync:
         """
         if not window.slices:
             window.slices = self._slices(window)
-        walk = _Walk()
         pipelined = workflow.patched(PIPELINED_WINDOWS)
+        walk = _Walk(BATCH_RECORDS if pipelined else BATCH_RECORDS_BEFORE_PIPELINING)
         run_pages = 1 if not pipelined or self._rate_key(window.kind)[1] else BATCH_PAGES
 
         async def fetch_slice(part: Slice) -> None:
@@ -295,7 +297,7 @@ class StreamSync:
             while not part.done and not walk.draining:
                 await self._wait_while_paused()
                 await workflow.wait_condition(
-                    lambda: walk.draining or walk.ready_records() < 2 * BATCH_RECORDS)
+                    lambda: walk.draining or walk.ready_records() < 2 * walk.batch_records)
                 if walk.draining:
                     return
                 page_no = window.page_no
