@@ -45,10 +45,11 @@ def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
 
 
 def _stage(
-    conn: Connection, request: FetchRequest, pages: list[tuple[int, list[dict[str, Any]]]],
+    conn: Connection, request: FetchRequest, pages: list[tuple[int, str, int]],
     usage: dict[str, Any] | None,
 ) -> list[int]:
-    """Stage (page number, records) pages in one transaction; return their ids."""
+    """Stage (page number, serialized records, count) pages in one transaction; return their
+    ids."""
     if pages[0][0] == request.page_no:
         page_no = request.page_no
         if page_no == 0:
@@ -65,8 +66,9 @@ def _stage(
     if usage is not None:
         sync_state.record_usage(conn, request.connection, request.stream, usage)
     return [staging.stage(conn, window_id=request.window_id, page_no=page_no,
-                          connection=request.connection, stream=request.stream, records=records)
-            for page_no, records in pages]
+                          connection=request.connection, stream=request.stream, raw=raw,
+                          fetched=fetched)
+            for page_no, raw, fetched in pages]
 
 
 async def _call(
@@ -114,12 +116,12 @@ async def fetch_page(request: FetchRequest) -> PageRef:
     started = time.monotonic()
     cursor = request.cursor
     page_ids: list[int] = []
-    unstaged: list[tuple[int, list[dict[str, Any]]]] = []
+    unstaged: list[tuple[int, str, int]] = []
     fetched = slow_down_ms = 0
     end = request.page_no + request.max_pages
     for page_no in range(request.page_no, end):
         page = await _call(connector, token, version, request, page_no, cursor, at)
-        unstaged.append((page_no, page.records))
+        unstaged.append((page_no, staging.serialize_records(page.records), len(page.records)))
         fetched += len(page.records)
         cursor = page.next_cursor
         metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
@@ -131,10 +133,10 @@ async def fetch_page(request: FetchRequest) -> PageRef:
                      "its next request", page.rate_remaining, slow_down_ms)
         last = (page_no == end - 1 or cursor is None or slow_down_ms or fetched >= RUN_RECORDS
                 or time.monotonic() - started >= RUN_SECONDS)
-        if last or sum(len(records) for _, records in unstaged) >= STAGE_RECORDS:
+        if last or sum(count for _, _, count in unstaged) >= STAGE_RECORDS:
             page_ids += await db(_stage, request, unstaged, page.extra.get("api_usage"))
             unstaged = []
-        del page  # staged or in `unstaged`: not held through the next call as well
+        del page  # serialized: not held through the next call as well
         if last:
             break
     return PageRef(page_ids[0], request.page_no, fetched, cursor, slow_down_ms,

@@ -25,6 +25,7 @@ class _Page:
     id: int
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    transformed: str = ""  # the rows as staged, serialized before the write transaction
 
 
 def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, Any]:
@@ -43,6 +44,7 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
                 page.rejected.append((record_id(mapping, record), "; ".join(errors), record))
             else:
                 page.rows.append(row)
+        page.transformed = staging.serialize_rows(page.rows)
         pages.append(page)
     return len(pages), (connection_row.provider, pages)
 
@@ -52,7 +54,8 @@ def _write(conn: Connection, task: PageTask, work: Any) -> TransformResult:
     logs.bind(provider=provider)
     total = TransformResult(valid=0, rejected=0)
     for page in pages:
-        staging.save_transformed(conn, page.id, page.rows, len(page.rejected))
+        staging.save_transformed(conn, page.id, page.transformed, len(page.rows),
+                                 len(page.rejected))
         staging.reject(
             conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
             rejected=page.rejected, accepted_ids=[r["external_id"] for r in page.rows],

@@ -15,11 +15,11 @@ from activities.models import PageTask, UpsertResult
 from activities.runtime import connector_for, in_transactions
 from store import staging
 from store.db import to_ms, utcnow
-from store.upsert import upsert_rows
+from store.upsert import BulkUpsert, bulk_upsert
 
 
 def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, Any]:
-    """The batch's leading pages' rows, decoded: (pages taken, (provider, table, pages))."""
+    """The batch's leading pages' upserts, built: (pages taken, (provider, pages))."""
     _, mappings, connection_row = connector_for(conn, task.connection)
     table = mappings[task.stream].table
     decoders: dict[str, Any] = {}
@@ -29,7 +29,7 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
         elif isinstance(column.type, Numeric):
             decoders[column.name] = Decimal
     now = utcnow()
-    pages: list[tuple[int, list[dict[str, Any]]]] = []
+    pages: list[tuple[int, BulkUpsert, int, datetime | None]] = []
     for page in staging.leading_pages(conn, page_ids):
         if page.transformed is None:
             raise RuntimeError(f"staged page {page.id} has not been transformed")
@@ -39,21 +39,21 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
                 if row.get(name) is not None:
                     row[name] = decode(row[name])
             row.update(connection=task.connection, stream=task.stream, synced_at=now)
-        pages.append((page.id, rows))
-    return len(pages), (connection_row.provider, table, pages)
+        newest = max((r["source_updated_at"] for r in rows), default=None)
+        pages.append((page.id, bulk_upsert(conn.dialect, table, rows), len(rows), newest))
+    return len(pages), (connection_row.provider, pages)
 
 
 def _write(conn: Connection, task: PageTask, work: Any) -> UpsertResult:
     """Rows are counted per page, as the window's totals count them."""
-    provider, table, pages = work
+    provider, pages = work
     logs.bind(provider=provider)
     upserted = 0
     newest_of_all: datetime | None = None
-    for page_id, rows in pages:
-        upsert_rows(conn, table, rows)
-        newest = max((r["source_updated_at"] for r in rows), default=None)
-        staging.mark_upserted(conn, page_id, len(rows), newest)
-        upserted += len(rows)
+    for page_id, bulk, rows, newest in pages:
+        bulk.run(conn)
+        staging.mark_upserted(conn, page_id, rows, newest)
+        upserted += rows
         if newest is not None and (newest_of_all is None or newest > newest_of_all):
             newest_of_all = newest
     metrics.count(metrics.RECORDS_UPSERTED, upserted,

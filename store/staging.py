@@ -34,14 +34,18 @@ _ANY_REJECTED = select(rejected_records.c.id).where(
     rejected_records.c.stream == bindparam("b_stream")).limit(1)
 
 
+def serialize_records(records: list[dict[str, Any]]) -> str:
+    return orjson.dumps(records).decode()
+
+
 def stage(
     conn: Connection, *, window_id: str, page_no: int, connection: str, stream: str,
-    records: list[dict[str, Any]],
+    raw: str, fetched: int,
 ) -> int:
-    """Store a fetched page; a retried fetch of the same page replaces it. Returns the page id."""
-    raw = orjson.dumps(records).decode()
+    """Store a fetched page (`raw`: serialize_records, before the write transaction); a retried
+    fetch of the same page replaces it. Returns the page id."""
     existing = conn.execute(_EXISTING, {"b_window_id": window_id, "b_page_no": page_no}).scalar()
-    values = {"raw": raw, "fetched": len(records), "transformed": None, "valid": None,
+    values = {"raw": raw, "fetched": fetched, "transformed": None, "valid": None,
               "rejected": None, "upserted": None, "max_updated_at": None}
     if existing is not None:
         conn.execute(_RESTAGE.values(**values), {"b_id": existing})
@@ -87,14 +91,17 @@ def page(conn: Connection, page_id: int) -> Any:
     return row
 
 
+def serialize_rows(rows: list[dict[str, Any]]) -> str:
+    """Transformed rows as staged: datetimes as ISO 8601 (orjson's own), decimals as text;
+    upsert_page decodes both."""
+    return orjson.dumps(rows, default=str).decode()
+
+
 def save_transformed(
-    conn: Connection, page_id: int, rows: list[dict[str, Any]], rejected: int
+    conn: Connection, page_id: int, transformed: str, valid: int, rejected: int
 ) -> None:
-    conn.execute(_SAVE_TRANSFORMED, {
-        # Datetimes as ISO 8601 (orjson's own), decimals as text: upsert_page decodes both.
-        "b_id": page_id, "b_transformed": orjson.dumps(rows, default=str).decode(),
-        "b_valid": len(rows), "b_rejected": rejected,
-    })
+    conn.execute(_SAVE_TRANSFORMED, {"b_id": page_id, "b_transformed": transformed,
+                                     "b_valid": valid, "b_rejected": rejected})
 
 
 def mark_upserted(

@@ -17,8 +17,26 @@ _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 def upsert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
     """Insert or update rows keyed by (connection, stream, external id); return rows written."""
+    return bulk_upsert(conn.dialect, table, rows).run(conn)
+
+
+@dataclass(frozen=True)
+class BulkUpsert:
+    """An upsert ready to run: built outside the write transaction, so that SQLite's single
+    writer lock is held only while the database itself works."""
+
+    sql: str | None
+    parameters: list[Any]
+
+    def run(self, conn: Connection) -> int:
+        if self.sql is not None:
+            conn.exec_driver_sql(self.sql, self.parameters)
+        return len(self.parameters)
+
+
+def bulk_upsert(dialect: Dialect, table: Table, rows: list[dict[str, Any]]) -> BulkUpsert:
     if not rows:
-        return 0
+        return BulkUpsert(None, [])
     # One statement cannot touch a row twice; keep the newest version of each record.
     newest: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -27,9 +45,8 @@ def upsert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> i
             newest[row["external_id"]] = row
     # Every parameter set names the same columns (a mapping may leave optional fields out).
     columns = frozenset(name for row in newest.values() for name in row)
-    prepared = _prepared(conn.dialect, table, columns)
-    conn.exec_driver_sql(prepared.sql, prepared.parameters(newest.values()))
-    return len(newest)
+    prepared = _prepared(dialect, table, columns)
+    return BulkUpsert(prepared.sql, prepared.parameters(newest.values()))
 
 
 @dataclass(frozen=True)
