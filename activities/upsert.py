@@ -30,7 +30,7 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
             decoders[column.name] = Decimal
     now = utcnow()
     pages: list[tuple[int, BulkUpsert, int, datetime | None]] = []
-    for page in staging.leading_pages(conn, page_ids):
+    for page in staging.leading_pages(conn, page_ids, transformed=True):
         if page.transformed is None:
             raise RuntimeError(f"staged page {page.id} has not been transformed")
         rows = orjson.loads(page.transformed)

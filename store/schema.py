@@ -92,14 +92,27 @@ staged_pages = Table(
     Column("connection", String(200), nullable=False),
     Column("stream", String(100), nullable=False),
     Column("raw", Text, nullable=False),
-    Column("transformed", Text),
     Column("fetched", Integer, nullable=False),
-    Column("valid", Integer),
-    Column("rejected", Integer),
-    Column("upserted", Integer),
-    Column("max_updated_at", DateTime),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("window_id", "page_no", name="uq_staged_page"),
+)
+# A staged page's transform and upsert results live apart from its raw body: SQLite rewrites a
+# whole row, overflow pages and all, on any update, and a page's raw body is hundreds of KiB.
+# (Databases created before keep nullable result columns in staged_pages, unused.)
+transformed_pages = Table(
+    "transformed_pages",
+    metadata,
+    Column("page_id", Integer, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    Column("valid", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+)
+upserted_pages = Table(
+    "upserted_pages",
+    metadata,
+    Column("page_id", Integer, primary_key=True, autoincrement=False),
+    Column("upserted", Integer, nullable=False),
+    Column("max_updated_at", DateTime),
 )
 
 rejected_records = Table(

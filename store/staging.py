@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from store.db import utcnow
-from store.schema import rejected_records, staged_pages
+from store.schema import rejected_records, staged_pages, transformed_pages, upserted_pages
 
 # The statements run once per page, built once: building and cache-keying a statement costs
 # more than SQLite takes to run it.
@@ -19,14 +19,24 @@ _PAGE_ID = bindparam("b_id")
 _EXISTING = select(staged_pages.c.id).where(
     staged_pages.c.window_id == bindparam("b_window_id"),
     staged_pages.c.page_no == bindparam("b_page_no"))
-_RESTAGE = update(staged_pages).where(staged_pages.c.id == _PAGE_ID)
-_PAGE = select(staged_pages).where(staged_pages.c.id == _PAGE_ID)
-_SAVE_TRANSFORMED = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
-    transformed=bindparam("b_transformed"), valid=bindparam("b_valid"),
+_RESTAGE = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
+    raw=bindparam("b_raw"), fetched=bindparam("b_fetched"))
+_PAGE = select(staged_pages.c.id, staged_pages.c.fetched, staged_pages.c.raw).where(
+    staged_pages.c.id == _PAGE_ID)
+_TRANSFORMED_PAGE = select(
+    staged_pages.c.id, staged_pages.c.fetched, transformed_pages.c.body.label("transformed"),
+).select_from(staged_pages.outerjoin(
+    transformed_pages, transformed_pages.c.page_id == staged_pages.c.id,
+)).where(staged_pages.c.id == _PAGE_ID)
+_UNTRANSFORM = delete(transformed_pages).where(transformed_pages.c.page_id == _PAGE_ID)
+_SAVE_TRANSFORMED = transformed_pages.insert().values(
+    page_id=_PAGE_ID, body=bindparam("b_body"), valid=bindparam("b_valid"),
     rejected=bindparam("b_rejected"))
-_MARK_UPSERTED = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
-    upserted=bindparam("b_upserted"), max_updated_at=bindparam("b_max_updated_at"))
-_LEFTOVERS = delete(staged_pages).where(
+_UNMARK = delete(upserted_pages).where(upserted_pages.c.page_id == _PAGE_ID)
+_MARK_UPSERTED = upserted_pages.insert().values(
+    page_id=_PAGE_ID, upserted=bindparam("b_upserted"),
+    max_updated_at=bindparam("b_max_updated_at"))
+_LEFTOVER_IDS = select(staged_pages.c.id).where(
     staged_pages.c.window_id == bindparam("b_window_id"),
     staged_pages.c.page_no > bindparam("b_first"), staged_pages.c.page_no < bindparam("b_end"))
 _ANY_REJECTED = select(rejected_records.c.id).where(
@@ -45,15 +55,15 @@ def stage(
     """Store a fetched page (`raw`: serialize_records, before the write transaction); a retried
     fetch of the same page replaces it. Returns the page id."""
     existing = conn.execute(_EXISTING, {"b_window_id": window_id, "b_page_no": page_no}).scalar()
-    values = {"raw": raw, "fetched": fetched, "transformed": None, "valid": None,
-              "rejected": None, "upserted": None, "max_updated_at": None}
-    if existing is not None:
-        conn.execute(_RESTAGE.values(**values), {"b_id": existing})
+    if existing is not None:  # its new records are transformed and upserted anew
+        conn.execute(_RESTAGE, {"b_id": existing, "b_raw": raw, "b_fetched": fetched})
+        conn.execute(_UNTRANSFORM, {"b_id": existing})
+        conn.execute(_UNMARK, {"b_id": existing})
         return int(existing)
     result = conn.execute(
         staged_pages.insert().values(
             window_id=window_id, page_no=page_no, connection=connection, stream=stream,
-            created_at=utcnow(), **values,
+            raw=raw, fetched=fetched, created_at=utcnow(),
         )
     )
     return int(result.inserted_primary_key[0])
@@ -63,8 +73,10 @@ def drop_leftovers(conn: Connection, window_id: str, first_page_no: int, end_pag
     """Drop the pages after `first_page_no`, up to `end_page_no`, that an earlier attempt of the
     same fetch run staged: the workflow never saw them, and this attempt may end sooner (the
     provider's data moved), so they must not be loaded or counted."""
-    conn.execute(_LEFTOVERS, {"b_window_id": window_id, "b_first": first_page_no,
-                              "b_end": end_page_no})
+    ids = _LEFTOVER_IDS.params(b_window_id=window_id, b_first=first_page_no, b_end=end_page_no)
+    for table in (transformed_pages, upserted_pages):
+        conn.execute(delete(table).where(table.c.page_id.in_(ids)))
+    conn.execute(delete(staged_pages).where(staged_pages.c.id.in_(ids)))
 
 
 # Transform and upsert commit every this many records: SQLite's one writer lock is never held
@@ -73,19 +85,23 @@ def drop_leftovers(conn: Connection, window_id: str, first_page_no: int, end_pag
 TRANSACTION_RECORDS = 1_000
 
 
-def leading_pages(conn: Connection, page_ids: list[int]) -> Iterator[Any]:
-    """The first staged pages of `page_ids`, up to TRANSACTION_RECORDS records (at least one)."""
+def leading_pages(
+    conn: Connection, page_ids: list[int], transformed: bool = False
+) -> Iterator[Any]:
+    """The first staged pages of `page_ids`, up to TRANSACTION_RECORDS records (at least one):
+    (id, fetched, raw), or with `transformed` (id, fetched, transformed)."""
     seen = 0
     for page_id in page_ids:
-        row = page(conn, page_id)
+        row = page(conn, page_id, transformed)
         yield row
         seen += row.fetched
         if seen >= TRANSACTION_RECORDS:
             return
 
 
-def page(conn: Connection, page_id: int) -> Any:
-    row = conn.execute(_PAGE, {"b_id": page_id}).one_or_none()
+def page(conn: Connection, page_id: int, transformed: bool = False) -> Any:
+    row = conn.execute(_TRANSFORMED_PAGE if transformed else _PAGE,
+                       {"b_id": page_id}).one_or_none()
     if row is None:
         raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
     return row
@@ -100,29 +116,38 @@ def serialize_rows(rows: list[dict[str, Any]]) -> str:
 def save_transformed(
     conn: Connection, page_id: int, transformed: str, valid: int, rejected: int
 ) -> None:
-    conn.execute(_SAVE_TRANSFORMED, {"b_id": page_id, "b_transformed": transformed,
+    """A page's transformed rows (serialize_rows); a retried transform replaces them."""
+    conn.execute(_UNTRANSFORM, {"b_id": page_id})
+    conn.execute(_SAVE_TRANSFORMED, {"b_id": page_id, "b_body": transformed,
                                      "b_valid": valid, "b_rejected": rejected})
 
 
 def mark_upserted(
     conn: Connection, page_id: int, upserted: int, max_updated_at: datetime | None
 ) -> None:
+    conn.execute(_UNMARK, {"b_id": page_id})
     conn.execute(_MARK_UPSERTED, {"b_id": page_id, "b_upserted": upserted,
                                   "b_max_updated_at": max_updated_at})
 
 
 def window_totals(conn: Connection, window_id: str) -> Any:
+    pages = staged_pages.outerjoin(
+        transformed_pages, transformed_pages.c.page_id == staged_pages.c.id,
+    ).outerjoin(upserted_pages, upserted_pages.c.page_id == staged_pages.c.id)
     return conn.execute(
         select(
-            func.count().label("pages"),
-            func.coalesce(func.sum(staged_pages.c.upserted), 0).label("upserted"),
-            func.coalesce(func.sum(staged_pages.c.rejected), 0).label("rejected"),
-            func.max(staged_pages.c.max_updated_at).label("max_updated_at"),
-        ).where(staged_pages.c.window_id == window_id)
+            func.count(staged_pages.c.id).label("pages"),
+            func.coalesce(func.sum(upserted_pages.c.upserted), 0).label("upserted"),
+            func.coalesce(func.sum(transformed_pages.c.rejected), 0).label("rejected"),
+            func.max(upserted_pages.c.max_updated_at).label("max_updated_at"),
+        ).select_from(pages).where(staged_pages.c.window_id == window_id)
     ).one()
 
 
 def drop_window(conn: Connection, window_id: str) -> None:
+    ids = select(staged_pages.c.id).where(staged_pages.c.window_id == window_id)
+    for table in (transformed_pages, upserted_pages):
+        conn.execute(delete(table).where(table.c.page_id.in_(ids)))
     conn.execute(delete(staged_pages).where(staged_pages.c.window_id == window_id))
 
 

@@ -44,9 +44,10 @@ async def test_staged_pages_are_dropped_once_the_window_commits(make_stack: Any)
     from sqlalchemy import func, select
 
     from store.db import engine
-    from store.schema import staged_pages
+    from store.schema import staged_pages, transformed_pages, upserted_pages
 
     stack = make_stack(contacts=150, invalid_contacts=2)
     await stack.sync()
     with engine().connect() as conn:
-        assert conn.execute(select(func.count()).select_from(staged_pages)).scalar() == 0
+        for table in (staged_pages, transformed_pages, upserted_pages):
+            assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
