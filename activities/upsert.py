@@ -15,7 +15,7 @@ from activities.models import PageTask, UpsertResult
 from activities.runtime import connector_for, in_transactions
 from store import staging
 from store.db import to_ms, utcnow
-from store.upsert import BulkUpsert, bulk_upsert
+from store.upsert import BulkUpsert, bulk_upsert, upsert_transformed
 
 
 def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, Any]:
@@ -29,6 +29,12 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
         elif isinstance(column.type, Numeric):
             decoders[column.name] = Decimal
     now = utcnow()
+    if conn.dialect.name == "postgresql":  # the database reads the rows itself
+        states = staging.leading_page_states(conn, page_ids)
+        for state in states:
+            if not state.transformed:
+                raise RuntimeError(f"staged page {state.id} has not been transformed")
+        return len(states), (connection_row.provider, [s.id for s in states], table, now)
     pages: list[tuple[int, BulkUpsert, int, datetime | None]] = []
     for page in staging.leading_pages(conn, page_ids, transformed=True):
         if page.transformed is None:
@@ -46,11 +52,16 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
 
 def _write(conn: Connection, task: PageTask, work: Any) -> UpsertResult:
     """Rows are counted per page, as the window's totals count them."""
-    provider, pages = work
+    provider, pages, *postgresql = work
     logs.bind(provider=provider)
     upserted = 0
     newest_of_all: datetime | None = None
-    for page_id, bulk, rows, newest in pages:
+    if postgresql:
+        table, now = postgresql
+        upsert_transformed(conn, table, pages, connection=task.connection, stream=task.stream,
+                           synced_at=now)
+        upserted, newest_of_all = staging.upserted_totals(conn, pages)
+    for page_id, bulk, rows, newest in () if postgresql else pages:
         bulk.run(conn)
         staging.mark_upserted(conn, page_id, rows, newest)
         upserted += rows

@@ -28,6 +28,12 @@ _TRANSFORMED_PAGE = select(
 ).select_from(staged_pages.outerjoin(
     transformed_pages, transformed_pages.c.page_id == staged_pages.c.id,
 )).where(staged_pages.c.id == _PAGE_ID)
+_PAGE_STATES = select(
+    staged_pages.c.id, staged_pages.c.fetched,
+    transformed_pages.c.page_id.is_not(None).label("transformed"),
+).select_from(staged_pages.outerjoin(
+    transformed_pages, transformed_pages.c.page_id == staged_pages.c.id,
+)).where(staged_pages.c.id.in_(bindparam("b_page_ids", expanding=True)))
 _UNTRANSFORM = delete(transformed_pages).where(transformed_pages.c.page_id == _PAGE_ID)
 _SAVE_TRANSFORMED = transformed_pages.insert().values(
     page_id=_PAGE_ID, body=bindparam("b_body"), valid=bindparam("b_valid"),
@@ -36,6 +42,10 @@ _UNMARK = delete(upserted_pages).where(upserted_pages.c.page_id == _PAGE_ID)
 _MARK_UPSERTED = upserted_pages.insert().values(
     page_id=_PAGE_ID, upserted=bindparam("b_upserted"),
     max_updated_at=bindparam("b_max_updated_at"))
+_UPSERTED_TOTALS = select(
+    func.coalesce(func.sum(upserted_pages.c.upserted), 0).label("upserted"),
+    func.max(upserted_pages.c.max_updated_at).label("newest"),
+).where(upserted_pages.c.page_id.in_(bindparam("b_page_ids", expanding=True)))
 _LEFTOVER_IDS = select(staged_pages.c.id).where(
     staged_pages.c.window_id == bindparam("b_window_id"),
     staged_pages.c.page_no > bindparam("b_first"), staged_pages.c.page_no < bindparam("b_end"))
@@ -99,6 +109,20 @@ def leading_pages(
             return
 
 
+def leading_page_states(conn: Connection, page_ids: list[int]) -> list[Any]:
+    """leading_pages without their bodies: (id, fetched, transformed: bool)."""
+    found = {row.id: row for row in conn.execute(_PAGE_STATES, {"b_page_ids": page_ids})}
+    states, seen = [], 0
+    for page_id in page_ids:
+        if page_id not in found:
+            raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
+        states.append(found[page_id])
+        seen += found[page_id].fetched
+        if seen >= TRANSACTION_RECORDS:
+            break
+    return states
+
+
 def page(conn: Connection, page_id: int, transformed: bool = False) -> Any:
     row = conn.execute(_TRANSFORMED_PAGE if transformed else _PAGE,
                        {"b_id": page_id}).one_or_none()
@@ -128,6 +152,12 @@ def mark_upserted(
     conn.execute(_UNMARK, {"b_id": page_id})
     conn.execute(_MARK_UPSERTED, {"b_id": page_id, "b_upserted": upserted,
                                   "b_max_updated_at": max_updated_at})
+
+
+def upserted_totals(conn: Connection, page_ids: list[int]) -> tuple[int, datetime | None]:
+    """(records upserted, newest source version) of pages marked upserted."""
+    row = conn.execute(_UPSERTED_TOTALS, {"b_page_ids": page_ids}).one()
+    return int(row.upserted), row.newest
 
 
 def window_totals(conn: Connection, window_id: str) -> Any:
