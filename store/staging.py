@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,11 +22,6 @@ _RESTAGE = update(staged_pages).where(staged_pages.c.id == _PAGE_ID).values(
     raw=bindparam("b_raw"), fetched=bindparam("b_fetched"))
 _PAGE = select(staged_pages.c.id, staged_pages.c.fetched, staged_pages.c.raw).where(
     staged_pages.c.id == _PAGE_ID)
-_TRANSFORMED_PAGE = select(
-    staged_pages.c.id, staged_pages.c.fetched, transformed_pages.c.body.label("transformed"),
-).select_from(staged_pages.outerjoin(
-    transformed_pages, transformed_pages.c.page_id == staged_pages.c.id,
-)).where(staged_pages.c.id == _PAGE_ID)
 _PAGE_STATES = select(
     staged_pages.c.id, staged_pages.c.fetched,
     transformed_pages.c.page_id.is_not(None).label("transformed"),
@@ -39,13 +33,6 @@ _SAVE_TRANSFORMED = transformed_pages.insert().values(
     page_id=_PAGE_ID, body=bindparam("b_body"), valid=bindparam("b_valid"),
     rejected=bindparam("b_rejected"))
 _UNMARK = delete(upserted_pages).where(upserted_pages.c.page_id == _PAGE_ID)
-_MARK_UPSERTED = upserted_pages.insert().values(
-    page_id=_PAGE_ID, upserted=bindparam("b_upserted"),
-    max_updated_at=bindparam("b_max_updated_at"))
-_UPSERTED_TOTALS = select(
-    func.coalesce(func.sum(upserted_pages.c.upserted), 0).label("upserted"),
-    func.max(upserted_pages.c.max_updated_at).label("newest"),
-).where(upserted_pages.c.page_id.in_(bindparam("b_page_ids", expanding=True)))
 _LEFTOVER_IDS = select(staged_pages.c.id).where(
     staged_pages.c.window_id == bindparam("b_window_id"),
     staged_pages.c.page_no > bindparam("b_first"), staged_pages.c.page_no < bindparam("b_end"))
@@ -95,22 +82,15 @@ def drop_leftovers(conn: Connection, window_id: str, first_page_no: int, end_pag
 TRANSACTION_RECORDS = 1_000
 
 
-def leading_pages(
-    conn: Connection, page_ids: list[int], transformed: bool = False
-) -> Iterator[Any]:
+def leading_pages(conn: Connection, page_ids: list[int]) -> Iterator[Any]:
     """The first staged pages of `page_ids`, up to TRANSACTION_RECORDS records (at least one):
-    (id, fetched, raw), or with `transformed` (id, fetched, transformed)."""
-    seen = 0
-    for page_id in page_ids:
-        row = page(conn, page_id, transformed)
-        yield row
-        seen += row.fetched
-        if seen >= TRANSACTION_RECORDS:
-            return
+    (id, fetched, raw)."""
+    for state in leading_page_states(conn, page_ids):
+        yield page(conn, state.id)
 
 
 def leading_page_states(conn: Connection, page_ids: list[int]) -> list[Any]:
-    """leading_pages without their bodies: (id, fetched, transformed: bool)."""
+    """The same pages without their bodies: (id, fetched, transformed: bool)."""
     found = {row.id: row for row in conn.execute(_PAGE_STATES, {"b_page_ids": page_ids})}
     states, seen = [], 0
     for page_id in page_ids:
@@ -123,17 +103,16 @@ def leading_page_states(conn: Connection, page_ids: list[int]) -> list[Any]:
     return states
 
 
-def page(conn: Connection, page_id: int, transformed: bool = False) -> Any:
-    row = conn.execute(_TRANSFORMED_PAGE if transformed else _PAGE,
-                       {"b_id": page_id}).one_or_none()
+def page(conn: Connection, page_id: int) -> Any:
+    row = conn.execute(_PAGE, {"b_id": page_id}).one_or_none()
     if row is None:
         raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
     return row
 
 
 def serialize_rows(rows: list[dict[str, Any]]) -> str:
-    """Transformed rows as staged: datetimes as ISO 8601 (orjson's own), decimals as text;
-    upsert_page decodes both."""
+    """Transformed rows as staged: datetimes as ISO 8601 (orjson's own), decimals as text; the
+    database reads them back itself (store.upsert.upsert_transformed)."""
     return orjson.dumps(rows, default=str).decode()
 
 
@@ -144,20 +123,6 @@ def save_transformed(
     conn.execute(_UNTRANSFORM, {"b_id": page_id})
     conn.execute(_SAVE_TRANSFORMED, {"b_id": page_id, "b_body": transformed,
                                      "b_valid": valid, "b_rejected": rejected})
-
-
-def mark_upserted(
-    conn: Connection, page_id: int, upserted: int, max_updated_at: datetime | None
-) -> None:
-    conn.execute(_UNMARK, {"b_id": page_id})
-    conn.execute(_MARK_UPSERTED, {"b_id": page_id, "b_upserted": upserted,
-                                  "b_max_updated_at": max_updated_at})
-
-
-def upserted_totals(conn: Connection, page_ids: list[int]) -> tuple[int, datetime | None]:
-    """(records upserted, newest source version) of pages marked upserted."""
-    row = conn.execute(_UPSERTED_TOTALS, {"b_page_ids": page_ids}).one()
-    return int(row.upserted), row.newest
 
 
 def window_totals(conn: Connection, window_id: str) -> Any:

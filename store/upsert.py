@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     DateTime,
     Dialect,
@@ -19,40 +18,27 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    literal,
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from store.schema import transformed_pages, upserted_pages
 
 _KEY = ("connection", "stream", "external_id")
+# Set by the upsert, not by the transform.
+_OWN = ("connection", "stream", "synced_at")
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def upsert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
     """Insert or update rows keyed by (connection, stream, external id); return rows written."""
-    return bulk_upsert(conn.dialect, table, rows).run(conn)
-
-
-@dataclass(frozen=True)
-class BulkUpsert:
-    """An upsert ready to run: built outside the write transaction, so that SQLite's single
-    writer lock is held only while the database itself works."""
-
-    sql: str | None
-    parameters: list[Any]
-
-    def run(self, conn: Connection) -> int:
-        if self.sql is not None:
-            conn.exec_driver_sql(self.sql, self.parameters)
-        return len(self.parameters)
-
-
-def bulk_upsert(dialect: Dialect, table: Table, rows: list[dict[str, Any]]) -> BulkUpsert:
     if not rows:
-        return BulkUpsert(None, [])
+        return 0
     # One statement cannot touch a row twice; keep the newest version of each record.
     newest: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -60,69 +46,50 @@ def bulk_upsert(dialect: Dialect, table: Table, rows: list[dict[str, Any]]) -> B
         if current is None or current["source_updated_at"] <= row["source_updated_at"]:
             newest[row["external_id"]] = row
     # Every parameter set names the same columns (a mapping may leave optional fields out).
-    columns = frozenset(name for row in newest.values() for name in row)
-    prepared = _prepared(dialect, table, columns)
-    return BulkUpsert(prepared.sql, prepared.parameters(newest.values()))
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """The upsert compiled once per (database, table, columns), run straight on the driver.
-
-    SQLAlchemy would convert every value of every row through its generic per-parameter
-    machinery on each call: for a bulk upsert that costs more than the database's own work.
-    """
-
-    sql: str
-    names: tuple[str, ...]
-    positional: bool
-    convert: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, driver conversion)
-
-    def parameters(self, rows: Any) -> list[Any]:
-        names = self.names
-        params: list[Any] = []
-        for row in rows:
-            values = [row.get(name) for name in names]
-            for i, fn in self.convert:
-                if values[i] is not None:
-                    values[i] = fn(values[i])
-            params.append(
-                tuple(values) if self.positional else dict(zip(names, values, strict=True)))
-        return params
-
-
-@functools.lru_cache(maxsize=256)
-def _prepared(dialect: Dialect, table: Table, columns: frozenset[str]) -> _Prepared:
-    try:
-        dialect_insert = _INSERTS[dialect.name]
-    except KeyError as exc:
-        raise RuntimeError(f"unsupported database dialect {dialect.name!r}") from exc
+    columns = {name for row in newest.values() for name in row}
     unknown = columns - set(table.columns.keys())
     if unknown:
         raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
-    statement = _statement(dialect_insert, table)
-    compiled = statement.compile(dialect=dialect, column_keys=sorted(columns))
-    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(names):
-        column_type = table.c[name].type
-        if dialect.name == "sqlite" and isinstance(column_type, DateTime):
-            convert.append((i, sqlite_datetime))
-        elif (processor := column_type.dialect_impl(dialect).bind_processor(dialect)) is not None:
-            convert.append((i, processor))
-    return _Prepared(compiled.string, names, compiled.positional, tuple(convert))
+    conn.execute(_statement(_insert(conn.dialect)(table), table),
+                 [{name: row.get(name) for name in columns} for row in newest.values()])
+    return len(newest)
 
 
-def sqlite_datetime(value: datetime) -> str:
-    """SQLAlchemy's SQLite DateTime storage format ('YYYY-MM-DD HH:MM:SS.ffffff', zone
-    dropped), from C instead of its per-field string formatting."""
-    if value.tzinfo is not None:
-        value = value.replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+def upsert_transformed(
+    conn: Connection, table: Table, page_ids: list[int], *, connection: str, stream: str,
+    synced_at: datetime,
+) -> tuple[int, datetime | None]:
+    """Upsert staged pages' transformed rows (staging.serialize_rows) and mark the pages
+    upserted; return (rows, newest source version), counted per page.
+
+    The database reads the rows itself: decoding, converting and binding them row by row in
+    Python had cost the worker more CPU than the database spends on the upsert.
+    """
+    params = {"b_page_ids": page_ids, "b_connection": connection, "b_stream": stream,
+              "b_synced_at": synced_at}
+    conn.execute(_UNMARK, params)
+    for statement in _from_transformed(conn.dialect, table):
+        conn.execute(statement, params)
+    totals = conn.execute(_UPSERTED, params).one()
+    return int(totals.upserted), totals.newest
 
 
-def _statement(dialect_insert: Any, table: Table) -> Any:
-    stmt = dialect_insert(table)
+_PAGES = bindparam("b_page_ids", expanding=True)
+_UNMARK = delete(upserted_pages).where(upserted_pages.c.page_id.in_(_PAGES))
+_UPSERTED = select(
+    func.coalesce(func.sum(upserted_pages.c.upserted), 0).label("upserted"),
+    func.max(upserted_pages.c.max_updated_at).label("newest"),
+).where(upserted_pages.c.page_id.in_(_PAGES))
+
+
+def _insert(dialect: Dialect) -> Any:
+    try:
+        return _INSERTS[dialect.name]
+    except KeyError as exc:
+        raise RuntimeError(f"unsupported database dialect {dialect.name!r}") from exc
+
+
+def _statement(stmt: Any, table: Table) -> Any:
     changed = {
         column.name: stmt.excluded[column.name]
         for column in table.columns
@@ -146,56 +113,74 @@ def _statement(dialect_insert: Any, table: Table) -> Any:
     return stmt
 
 
-def upsert_transformed(
-    conn: Connection, table: Table, page_ids: list[int], *, connection: str, stream: str,
-    synced_at: datetime,
-) -> None:
-    """PostgreSQL: upsert staged pages' transformed rows (staging.serialize_rows) and mark the
-    pages upserted, in the database itself.
-
-    The rows never come back to Python: decoding, converting and sending them row by row had
-    cost the worker more CPU than PostgreSQL spends on the upsert.
-    """
-    conn.execute(_UNMARK_PAGES, {"b_page_ids": page_ids})
-    conn.exec_driver_sql(_from_transformed(conn.dialect, table), {
-        "b_page_ids": page_ids, "b_connection": connection, "b_stream": stream,
-        "b_synced_at": synced_at})
-
-
-_UNMARK_PAGES = delete(upserted_pages).where(
-    upserted_pages.c.page_id == func.any(bindparam("b_page_ids")))
-
-
 @functools.lru_cache(maxsize=256)
-def _from_transformed(dialect: Dialect, table: Table) -> str:
+def _from_transformed(dialect: Dialect, table: Table) -> tuple[Executable, ...]:
+    columns = [c for c in table.columns if not c.primary_key and c.name not in _OWN]
+    own = (bindparam("b_connection", type_=String), bindparam("b_stream", type_=String),
+           bindparam("b_synced_at", type_=DateTime))
+    names = [*_OWN, *(c.name for c in columns)]
+    if _insert(dialect) is postgresql.insert:
+        return _postgresql(dialect, table, columns, own, names)
+    return _sqlite(table, columns, own, names)
+
+
+def _postgresql(dialect: Dialect, table: Table, columns: list[Column], own: tuple[Any, ...],
+                names: list[str]) -> tuple[Executable, ...]:
+    """One statement. A record met twice keeps its newest version, and of equally new ones the
+    last: PostgreSQL cannot touch a row twice in one statement, and a re-run must find
+    nothing to write."""
     q = dialect.identifier_preparer.quote
-    columns = [c for c in table.columns
-               if not c.primary_key and c.name not in ("connection", "stream", "synced_at")]
     types = ", ".join(f"{q(c.name)} {c.type.compile(dialect)}" for c in columns)
-    names = ", ".join(q(c.name) for c in columns)
-    # Each page's rows, in page order: a record met twice keeps its newest, and of equally new
-    # versions the last (as one statement per page did).
     staged = text(
         f"SELECT t.page_id, r.* FROM {transformed_pages.name} AS t, "
         f"ROWS FROM (jsonb_to_recordset(t.body::jsonb) AS ({types})) "
-        f"WITH ORDINALITY AS r({names}, ord) WHERE t.page_id = ANY(:b_page_ids)"
-    ).columns(*(column(c.name, c.type) for c in columns), column("page_id", Integer),
-              column("ord", Integer)).cte("staged")
+        f"WITH ORDINALITY AS r({', '.join(q(c.name) for c in columns)}, ord) "
+        f"WHERE t.page_id IN :b_page_ids"
+    ).bindparams(_PAGES).columns(
+        *(column(c.name, c.type) for c in columns), column("page_id", Integer),
+        column("ord", Integer),
+    ).cte("staged")
     newest = select(staged.c.page_id, func.max(staged.c.source_updated_at).label("newest")
                     ).group_by(staged.c.page_id).subquery()
-    pages = transformed_pages.outerjoin(newest, newest.c.page_id == transformed_pages.c.page_id)
     marked = upserted_pages.insert().from_select(
         ["page_id", "upserted", "max_updated_at"],
         select(transformed_pages.c.page_id, transformed_pages.c.valid, newest.c.newest)
-        .select_from(pages)
-        .where(transformed_pages.c.page_id == func.any(bindparam("b_page_ids"))),
+        .select_from(transformed_pages.outerjoin(
+            newest, newest.c.page_id == transformed_pages.c.page_id))
+        .where(transformed_pages.c.page_id.in_(_PAGES)),
     ).cte("marked")
-    rows = select(
-        bindparam("b_connection", type_=String), bindparam("b_stream", type_=String),
-        bindparam("b_synced_at", type_=DateTime), *(staged.c[c.name] for c in columns),
-    ).ext(postgresql.distinct_on(staged.c.external_id)).order_by(
-        staged.c.external_id, staged.c.source_updated_at.desc(), staged.c.page_id.desc(),
-        staged.c.ord.desc())
-    insert = postgresql.insert(table).from_select(
-        ["connection", "stream", "synced_at", *(c.name for c in columns)], rows)
-    return str(_statement(lambda _: insert, table).add_cte(staged, marked).compile(dialect=dialect))
+    rows = select(*own, *(staged.c[c.name] for c in columns)).ext(
+        postgresql.distinct_on(staged.c.external_id)
+    ).order_by(staged.c.external_id, staged.c.source_updated_at.desc(),
+               staged.c.page_id.desc(), staged.c.ord.desc())
+    insert = postgresql.insert(table).from_select(names, rows)
+    return (_statement(insert, table).add_cte(staged, marked),)
+
+
+def _sqlite(table: Table, columns: list[Column], own: tuple[Any, ...],
+            names: list[str]) -> tuple[Executable, ...]:
+    """Two statements: the pages' marks, then the rows, each record's newest version once."""
+    record = func.json_each(transformed_pages.c.body).table_valued("key", "value")
+
+    def field(c: Column) -> ColumnElement[Any]:
+        value = func.json_extract(record.c.value, literal(f'$."{c.name}"'))
+        if isinstance(c.type, DateTime):
+            # ISO 8601 as staged -> SQLAlchemy's own SQLite text ('YYYY-MM-DD HH:MM:SS.ffffff'),
+            # which the version check compares as text.
+            value = func.substr(func.replace(value, "T", " ") + ".000000", 1, 26)
+        return value
+
+    newest = select(func.max(field(table.c.source_updated_at))).select_from(record)
+    marks = upserted_pages.insert().from_select(
+        ["page_id", "upserted", "max_updated_at"],
+        select(transformed_pages.c.page_id, transformed_pages.c.valid, newest.scalar_subquery())
+        .where(transformed_pages.c.page_id.in_(_PAGES)),
+    )
+    updated = field(table.c.source_updated_at)
+    fields = (select(*(field(c).label(c.name) for c in columns), func.row_number().over(
+        partition_by=field(table.c.external_id),
+        order_by=(updated.desc(), transformed_pages.c.page_id.desc(), record.c.key.desc()),
+    ).label("version")).select_from(transformed_pages.join(record, true()))
+        .where(transformed_pages.c.page_id.in_(_PAGES)).subquery())
+    rows = select(*own, *(fields.c[c.name] for c in columns)).where(fields.c.version == 1)
+    return (marks, _statement(sqlite.insert(table).from_select(names, rows), table))
