@@ -133,10 +133,11 @@ async def fetch_page(request: FetchRequest) -> PageRef:
                      "its next request", page.rate_remaining, slow_down_ms)
         last = (page_no == end - 1 or cursor is None or slow_down_ms or fetched >= RUN_RECORDS
                 or time.monotonic() - started >= RUN_SECONDS)
+        usage = page.extra.get("api_usage")
+        del page  # serialized: its records are not held through staging or the next call
         if last or sum(count for _, _, count in unstaged) >= STAGE_RECORDS:
-            page_ids += await db(_stage, request, unstaged, page.extra.get("api_usage"))
+            page_ids += await db(_stage, request, unstaged, usage)
             unstaged = []
-        del page  # serialized: not held through the next call as well
         if last:
             break
     return PageRef(page_ids[0], request.page_no, fetched, cursor, slow_down_ms,

@@ -6,7 +6,7 @@ staging.TRANSACTION_RECORDS records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,10 +22,12 @@ from store import staging
 
 @dataclass
 class _Page:
+    """A page's rows serialized (before the write transaction), not the rows themselves."""
+
     id: int
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    transformed: str = ""  # the rows as staged, serialized before the write transaction
+    transformed: str
+    accepted_ids: list[str]
+    rejected: list[tuple[str, str, dict[str, Any]]]
 
 
 def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int, Any]:
@@ -34,18 +36,18 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
     mapping = mappings[task.stream]
     pages: list[_Page] = []
     for staged in staging.leading_pages(conn, page_ids):
-        page = _Page(staged.id)
+        rows, rejected = [], []
         for record in orjson.loads(staged.raw):
             try:
                 row, errors = apply(mapping, record)
             except Exception as exc:  # a malformed record must not stop the page
                 row, errors = None, [f"{type(exc).__name__}: {exc}"]
             if row is None:
-                page.rejected.append((record_id(mapping, record), "; ".join(errors), record))
+                rejected.append((record_id(mapping, record), "; ".join(errors), record))
             else:
-                page.rows.append(row)
-        page.transformed = staging.serialize_rows(page.rows)
-        pages.append(page)
+                rows.append(row)
+        pages.append(_Page(staged.id, staging.serialize_rows(rows),
+                           [row["external_id"] for row in rows], rejected))
     return len(pages), (connection_row.provider, pages)
 
 
@@ -54,13 +56,13 @@ def _write(conn: Connection, task: PageTask, work: Any) -> TransformResult:
     logs.bind(provider=provider)
     total = TransformResult(valid=0, rejected=0)
     for page in pages:
-        staging.save_transformed(conn, page.id, page.transformed, len(page.rows),
+        staging.save_transformed(conn, page.id, page.transformed, len(page.accepted_ids),
                                  len(page.rejected))
         staging.reject(
             conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
-            rejected=page.rejected, accepted_ids=[r["external_id"] for r in page.rows],
+            rejected=page.rejected, accepted_ids=page.accepted_ids,
         )
-        total.valid += len(page.rows)
+        total.valid += len(page.accepted_ids)
         total.rejected += len(page.rejected)
     metrics.count(metrics.RECORDS_REJECTED, total.rejected,
                   metrics.labels(task.connection, task.stream, provider))
