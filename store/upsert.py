@@ -167,7 +167,7 @@ def _sqlite(table: Table, columns: list[Column], own: tuple[Any, ...],
         if isinstance(c.type, DateTime):
             # ISO 8601 as staged -> SQLAlchemy's own SQLite text ('YYYY-MM-DD HH:MM:SS.ffffff'),
             # which the version check compares as text.
-            value = func.substr(func.replace(value, "T", " ") + ".000000", 1, 26)
+            value = func.substr(func.replace(value, "T", " ").concat(".000000"), 1, 26)
         return value
 
     newest = select(func.max(field(table.c.source_updated_at))).select_from(record)
@@ -176,10 +176,10 @@ def _sqlite(table: Table, columns: list[Column], own: tuple[Any, ...],
         select(transformed_pages.c.page_id, transformed_pages.c.valid, newest.scalar_subquery())
         .where(transformed_pages.c.page_id.in_(_PAGES)),
     )
-    updated = field(table.c.source_updated_at)
     fields = (select(*(field(c).label(c.name) for c in columns), func.row_number().over(
         partition_by=field(table.c.external_id),
-        order_by=(updated.desc(), transformed_pages.c.page_id.desc(), record.c.key.desc()),
+        order_by=(field(table.c.source_updated_at).desc(), transformed_pages.c.page_id.desc(),
+                  record.c.key.desc()),
     ).label("version")).select_from(transformed_pages.join(record, true()))
         .where(transformed_pages.c.page_id.in_(_PAGES)).subquery())
     rows = select(*own, *(fields.c[c.name] for c in columns)).where(fields.c.version == 1)
