@@ -95,7 +95,7 @@ def leading_page_states(conn: Connection, page_ids: list[int]) -> list[Any]:
     states, seen = [], 0
     for page_id in page_ids:
         if page_id not in found:
-            raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
+            raise _gone(page_id)
         states.append(found[page_id])
         seen += found[page_id].fetched
         if seen >= TRANSACTION_RECORDS:
@@ -103,10 +103,14 @@ def leading_page_states(conn: Connection, page_ids: list[int]) -> list[Any]:
     return states
 
 
+def _gone(page_id: int) -> LookupError:
+    return LookupError(f"staged page {page_id} is gone (its window was already committed)")
+
+
 def page(conn: Connection, page_id: int) -> Any:
     row = conn.execute(_PAGE, {"b_id": page_id}).one_or_none()
     if row is None:
-        raise LookupError(f"staged page {page_id} is gone (its window was already committed)")
+        raise _gone(page_id)
     return row
 
 

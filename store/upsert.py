@@ -119,7 +119,8 @@ def _from_transformed(dialect: Dialect, table: Table) -> tuple[Executable, ...]:
     own = (bindparam("b_connection", type_=String), bindparam("b_stream", type_=String),
            bindparam("b_synced_at", type_=DateTime))
     names = [*_OWN, *(c.name for c in columns)]
-    if _insert(dialect) is postgresql.insert:
+    _insert(dialect)  # an unsupported database fails here, clearly
+    if dialect.name == "postgresql":
         return _postgresql(dialect, table, columns, own, names)
     return _sqlite(table, columns, own, names)
 
