@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infra import times
 
 # Names become workflow ids, search attributes and file names: keep them plain.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -21,12 +23,6 @@ def every_seconds(value: str) -> int:
     return int(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def _utc_ms(value: datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return round(value.timestamp() * 1000)
-
-
 class Backfill(BaseModel):
     """`{"since": "2025-01-01", "until": "2025-02-01"}`: re-sync that range (until: now)."""
 
@@ -37,17 +33,17 @@ class Backfill(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Backfill:
-        if self.until is not None and _utc_ms(self.until) <= _utc_ms(self.since):
+        if self.until is not None and times.to_ms(self.until) <= times.to_ms(self.since):
             raise ValueError("until must be after since")
         return self
 
     @property
     def since_ms(self) -> int:
-        return _utc_ms(self.since)
+        return times.to_ms(self.since)
 
     @property
     def until_ms(self) -> int | None:
-        return None if self.until is None else _utc_ms(self.until)
+        return None if self.until is None else times.to_ms(self.until)
 
 
 class Slice(BaseModel):
@@ -59,23 +55,35 @@ class Slice(BaseModel):
     done: bool = False
 
 
+WindowKind = Literal["full_refresh", "incremental", "backfill"]
+
+
 class Window(BaseModel):
     """A window in progress; carried across continue-as-new so a long window resumes in place."""
 
     window_id: str
-    kind: Literal["full_refresh", "incremental", "backfill"]
+    kind: WindowKind
     start_ms: int | None
     end_ms: int
     # The next page number (pages of every slice share the window's numbering; a fetch of a
     # run of pages takes as many numbers as the run may have pages).
     page_no: int = 0
     pages: int = 0  # fetched so far
-    cursor: dict[str, Any] | None = None  # workflows started before slices
     slices: list[Slice] = []
     fetched: int = 0
     upserted: int = 0
     rejected: int = 0
-    max_updated_ms: int | None = None
+
+
+class SyncState(BaseModel):
+    """What one run hands to the next through continue-as-new, whole (people leave it out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paused: bool = False
+    backfills: list[Backfill] = []  # waiting to run, in signal order
+    window: Window | None = None  # the window in progress: the next run resumes it in place
+    next_cycle_at_ms: int | None = None
 
 
 class SyncInput(BaseModel):
@@ -87,11 +95,9 @@ class SyncInput(BaseModel):
     full_refresh: bool = False
     # false: run only the given backfills (a schedule's backfill of a past range), no cycle.
     cycle: bool = True
-    # Carried across continue-as-new; people leave these out.
-    paused: bool = False
+    # Windows to re-sync before the first cycle (the workflow queues them in its state).
     backfills: list[Backfill] = []
-    window: Window | None = None
-    next_cycle_at_ms: int | None = None
+    state: SyncState = Field(default_factory=SyncState)
 
     @field_validator("every")
     @classmethod
