@@ -52,8 +52,8 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from bench.bench_api import MARKER, PATH, iso, start_of_year_before  # noqa: E402
 from bench.peak_memory import vm_hwm_kib  # noqa: E402
+from infra.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from starter import connections  # noqa: E402
-from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
 from store.db import engine  # noqa: E402
 from store.schema import stream_state  # noqa: E402

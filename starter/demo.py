@@ -28,11 +28,12 @@ from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra import rate_limits
+from infra.temporal import connect, ensure_search_attributes
 from starter import connections as connection_service
-from starter import rate_limits, syncs
+from starter import syncs
 from starter.errors import CliError
 from starter.processes import ROOT, Processes, free_port, listening, temporal_cli
-from starter.temporal import connect, ensure_search_attributes
 from store import connections, vault
 from store.db import engine, utcnow
 from store.schema import contacts, credentials, rejected_records, stream_state

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Engine, func, select
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
-from activities.staleness import sla_seconds
 from connectors.registry import streams
+from infra.staleness import sla_seconds
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
 from store.db import engine, utcnow
 from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
