@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.hubspot_data import parse_datetime_ms
+from infra.times import parse_ms
 from sandbox.hubspot_errors import ApiError
 from sandbox.hubspot_store import DATE_PROPERTIES, ObjectStore, Record
 
@@ -30,13 +30,13 @@ def value_of(record: Record, name: str, lastmodified_property: str) -> Value | N
     raw = record.properties.get(name)
     if raw is None or raw == "":
         return None
-    return parse_datetime_ms(raw) if name in DATE_PROPERTIES else raw.casefold()
+    return parse_ms(raw) if name in DATE_PROPERTIES else raw.casefold()
 
 
 def coerce(name: str, raw: Any) -> Value:
     try:
-        if name in DATE_PROPERTIES:
-            return parse_datetime_ms(str(raw))
+        if name in DATE_PROPERTIES:  # epoch-ms digits (documented) or ISO text (seen in the wild)
+            return parse_ms(str(raw))
         if name == "hs_object_id":
             return int(str(raw))
     except ValueError:

@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from infra import times
 from sandbox.hubspot_limits import FAULT_KINDS, FAULT_TARGETS, Fault, PendingFault
 from sandbox.salesforce_soql import SoqlError, parse
 
@@ -60,8 +61,7 @@ class SalesforceError(Exception):
 
 def iso(ms: int) -> str:
     """Salesforce's own rendering: 2013-05-20T20:49:32.000+0000."""
-    value = datetime.fromtimestamp(ms / 1000, UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+    return times.iso(ms).removesuffix("Z") + "+0000"
 
 
 @dataclass

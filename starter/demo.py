@@ -30,12 +30,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from infra import rate_limits
 from infra.temporal import connect, ensure_search_attributes
+from infra.times import utcnow
 from starter import connections as connection_service
 from starter import syncs
 from starter.errors import CliError
 from starter.processes import ROOT, Processes, free_port, listening, temporal_cli
 from store import connections, vault
-from store.db import engine, utcnow
+from store.db import engine
 from store.schema import contacts, credentials, rejected_records, stream_state
 from store.settings import home
 from workflows.names import SEARCH_ATTRIBUTES, workflow_id

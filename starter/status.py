@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -12,8 +12,9 @@ from temporalio.service import RPCError
 
 from connectors.registry import streams
 from infra.staleness import sla_seconds
+from infra.times import aware, from_ms_aware, utcnow
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
-from store.db import engine, utcnow
+from store.db import engine
 from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
 from workflows.inputs import every_seconds
 from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
@@ -45,7 +46,7 @@ def health(
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=UTC).isoformat()
+    return None if value is None else aware(value).isoformat()
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _still_ahead(state: Any, now: datetime) -> datetime | None:
 
 
 def _since(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    return None if ms is None else from_ms_aware(ms).isoformat()
 
 
 def build_rows(

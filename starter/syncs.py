@@ -18,7 +18,6 @@ from workflows.inputs import parse_input
 from workflows.names import CONNECTION, TENANT, WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=5)
-SIGNALS = {"pause": "pause", "resume": "resume", "now": "sync_now", "backfill": "backfill"}
 
 
 def check_stream(connection: str, stream: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from store.db import utcnow
+from infra.times import utcnow
 from store.schema import connections, credentials, rejected_records, stream_state
 
 

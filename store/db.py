@@ -1,8 +1,7 @@
-"""Engine creation and small time helpers shared by every store module."""
+"""Engine creation: one per database URL, tables created, SQLite set up for a worker."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 
 from sqlalchemy import Engine, create_engine, event
@@ -51,19 +50,3 @@ def _engine(url: str) -> Engine:
     metadata.create_all(eng)
     return eng
 
-
-def utcnow() -> datetime:
-    """Naive UTC: every DateTime column holds UTC without tzinfo, on every dialect."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def from_ms(ms: int | None) -> datetime | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
-
-
-def to_ms(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    return round(value.replace(tzinfo=UTC).timestamp() * 1000)

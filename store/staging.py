@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from store.db import utcnow
+from infra.times import utcnow
 from store.schema import rejected_records, staged_pages, transformed_pages, upserted_pages
 
 # The statements run once per page, built once: building and cache-keying a statement costs
