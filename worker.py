@@ -27,7 +27,7 @@ from typing import TypedDict
 
 # httpx imports its own command line when click is installed (typer brings it), and with it
 # rich and pygments: 6 MiB of the worker's peak memory for code a worker never runs.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"
 
 from temporalio.client import Client
 from temporalio.runtime import (

@@ -85,7 +85,7 @@ async def _call(
                                "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
                                next_retry_delay=timedelta(seconds=exc.wait_s)) from None
     page_request = PageRequest(
-        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]
+        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]  # a SyncKind, as str
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
         cursor=cursor,
     )

@@ -24,6 +24,7 @@ import random
 import socket
 import sys
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -103,13 +104,14 @@ class Contacts:
         return self.windows[key]
 
     def page(self, limit: int, after: int, start_ms: int | None, end_ms: int | None) -> bytes:
+        picked: Sequence[int]
         if start_ms is None and end_ms is None:
             picked = range(after, min(after + limit + 1, self.count))
         else:
             ids = self.window(start_ms if start_ms is not None else -(2**62),
                               end_ms if end_ms is not None else 2**62)
             at = bisect.bisect_left(ids, after)
-            picked = ids[at:at + limit + 1]  # type: ignore[assignment]
+            picked = ids[at:at + limit + 1]
         body = b'{"results":[' + b",".join(self.fragments[i] for i in picked[:limit]) + b"]"
         if len(picked) > limit:
             body += b',"paging":{"next":{"after":"%d"}}' % (picked[limit] + 1)

@@ -156,11 +156,11 @@ def _compare(name: str, op: str, literal: Any) -> Predicate:
     def predicate(record: dict[str, Any]) -> bool:
         value = record.get(name)
         if op in ("=", "!=", "<>"):
-            return (value == literal) == (op == "=")
+            return bool(value == literal) == (op == "=")
         if value is None or literal is None:
             return False
-        return {"<": value < literal, "<=": value <= literal, ">": value > literal,
-                ">=": value >= literal}[op]
+        return bool({"<": value < literal, "<=": value <= literal, ">": value > literal,
+                     ">=": value >= literal}[op])
 
     return predicate
 

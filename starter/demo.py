@@ -288,9 +288,9 @@ def _counters() -> dict[str, Any]:
 def _show_incremental(status: dict[str, Any], modified: list[str], since: datetime) -> None:
     """Compare what the destination changed with what the sandbox modified."""
     with engine().connect() as conn:
-        written = set(conn.execute(select(contacts.c.external_id).where(
+        written: set[str] = set(conn.execute(select(contacts.c.external_id).where(
             contacts.c.connection == CONNECTION, contacts.c.synced_at >= since)).scalars())
-        rejected = set(conn.execute(select(rejected_records.c.external_id).where(
+        rejected: set[str] = set(conn.execute(select(rejected_records.c.external_id).where(
             rejected_records.c.connection == CONNECTION,
             rejected_records.c.external_id.in_(modified))).scalars())
     totals = status["this_run"]

@@ -23,6 +23,8 @@ CONNECT_TIMEOUT_S = 2.0
 QUERY_TIMEOUT = timedelta(seconds=2)
 
 Key = tuple[str, str]
+# A running sync's status query result and its interval.
+Live = dict[Key, tuple[dict[str, Any], timedelta | None]]
 
 
 def health(
@@ -73,13 +75,13 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
     counted = conn.execute(
         select(rejected_records.c.connection, rejected_records.c.stream, func.count())
         .group_by(rejected_records.c.connection, rejected_records.c.stream)
-    )
+    ).tuples()
     synced = conn.execute(
         select(sync_runs.c.connection, sync_runs.c.stream, func.sum(sync_runs.c.records_upserted))
         .where(sync_runs.c.finished_at >= now - timedelta(hours=24))
         .group_by(sync_runs.c.connection, sync_runs.c.stream)
-    )
-    refreshes = conn.execute(select(credentials.c.connection, credentials.c.refresh_count))
+    ).tuples()
+    refreshes = conn.execute(select(credentials.c.connection, credentials.c.refresh_count)).tuples()
     return Snapshot(
         states=states,
         rejected={(c, s): int(n) for c, s, n in counted},
@@ -103,7 +105,7 @@ def _key(execution: WorkflowExecution) -> Key | None:
     return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == "sync" else None
 
 
-async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, timedelta | None]]:
+async def live_status(client: Client, keys: list[Key]) -> Live:
     """Status query result and interval of each running sync among `keys`."""
     wanted = set(keys)
     running: dict[Key, str] = {}
@@ -112,7 +114,7 @@ async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, 
         key = _key(execution)
         if key in wanted:
             running[key] = execution.id
-    found: dict[Key, tuple[dict, timedelta | None]] = {}
+    found: Live = {}
     for key, wid in running.items():
         try:
             result = await client.get_workflow_handle(wid).query(
@@ -134,7 +136,7 @@ def _since(ms: int | None) -> str | None:
 
 
 def build_rows(
-    snapshot: Snapshot, live: dict[Key, tuple[dict, timedelta | None]] | None, now: datetime,
+    snapshot: Snapshot, live: Live | None, now: datetime,
 ) -> list[dict[str, Any]]:
     rows = []
     for key in sorted(snapshot.states):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from store.schema import metadata
 from store.settings import database_url
@@ -24,7 +25,7 @@ def _engine(url: str) -> Engine:
         eng = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(eng, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # WAL lets the CLI read while a worker writes; the busy timeout queues writers.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -37,7 +38,7 @@ def _engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(eng, "begin")
-        def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+        def _begin_immediate(conn: Connection) -> None:
             # Take the write lock up front: a deferred transaction that upgrades later fails
             # with "database is locked" instead of waiting, and the vault's refresh relies on
             # this lock to keep concurrent refreshes of one connection apart. Transactions
