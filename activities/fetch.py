@@ -96,8 +96,8 @@ async def _call(
         metrics.provider_call(at, "fetch_page", time.monotonic() - started, exc)
         exc.credential_version = version
         exc.page = page_no
-        await db.write(sync_state.record_error, request.connection, request.stream, exc.category,
-                 str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
+        await db.write(sync_state.record_error, request.connection, request.stream,
+                       exc.category, str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
         raise exc.to_application_error() from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
     return page

@@ -59,8 +59,8 @@ async def refresh(db: Transactions, request: TokenRequest) -> TokenStatus:
     try:
         return await db.write(_refresh, request)
     except ProviderError as exc:
-        await db.write(sync_state.record_error, request.connection, request.stream, exc.category,
-                 str(exc), exc.category not in NON_RETRYABLE)
+        await db.write(sync_state.record_error, request.connection, request.stream,
+                       exc.category, str(exc), exc.category not in NON_RETRYABLE)
         raise exc.to_application_error() from None
     except vault.VaultError as exc:
         raise ApplicationError(str(exc), type="auth_failure", non_retryable=True) from None
