@@ -73,20 +73,23 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
         for stream in streams(row.provider, row.config or {}):
             states.setdefault((row.name, stream), None)  # a connection not synced yet
     counted = conn.execute(
-        select(rejected_records.c.connection, rejected_records.c.stream, func.count())
+        select(rejected_records.c.connection, rejected_records.c.stream,
+               func.count().label("n"))
         .group_by(rejected_records.c.connection, rejected_records.c.stream)
-    ).tuples()
+    )
     synced = conn.execute(
-        select(sync_runs.c.connection, sync_runs.c.stream, func.sum(sync_runs.c.records_upserted))
+        select(sync_runs.c.connection, sync_runs.c.stream,
+               func.sum(sync_runs.c.records_upserted).label("n"))
         .where(sync_runs.c.finished_at >= now - timedelta(hours=24))
         .group_by(sync_runs.c.connection, sync_runs.c.stream)
-    ).tuples()
-    refreshes = conn.execute(select(credentials.c.connection, credentials.c.refresh_count)).tuples()
+    )
+    refreshes = conn.execute(select(credentials.c.connection, credentials.c.refresh_count))
     return Snapshot(
         states=states,
-        rejected={(c, s): int(n) for c, s, n in counted},
-        synced_24h={(c, s): int(n or 0) for c, s, n in synced},
-        token_refreshes={c: int(n or 0) for c, n in refreshes},
+        # By name: unpacking a Row types its values as the join of their types (object).
+        rejected={(r.connection, r.stream): int(r.n) for r in counted},
+        synced_24h={(r.connection, r.stream): int(r.n or 0) for r in synced},
+        token_refreshes={r.connection: int(r.refresh_count or 0) for r in refreshes},
         configs=configs,
     )
 
