@@ -21,11 +21,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import TypedDict
 
 # httpx imports its own command line when click is installed (typer brings it), and with it
 # rich and pygments: 6 MiB of the worker's peak memory for code a worker never runs.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"
 
 from temporalio.client import Client
 from temporalio.runtime import (
@@ -36,21 +38,20 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
-from activities import heap, limiter, logs, staleness
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
-from activities.heartbeat import HeartbeatInterceptor
-from activities.metrics import BUCKETS
-from activities.observe import ObservabilityInterceptor
 from activities.token import refresh_token
 from activities.transform import transform_page
 from activities.upsert import upsert_page
 from activities.watermark import commit_watermark
 from connectors.registry import SETTINGS
-from starter import rate_limits
-from starter.temporal import address, ensure_search_attributes, namespace
+from infra import heap, limiter, logs, rate_limits, staleness
+from infra.heartbeat import HeartbeatInterceptor
+from infra.metrics import BUCKETS
+from infra.observe import ObservabilityInterceptor
+from infra.temporal import address, ensure_search_attributes, namespace
 from workflows.names import DB_QUEUE, WORKFLOW_QUEUE, provider_queue
 from workflows.stream_sync import StreamSync
 
@@ -60,10 +61,17 @@ DEFAULT_STALENESS_CHECK_S = 30.0
 log = logging.getLogger("tributary.worker")
 
 
+class _Common(TypedDict):
+    """What every worker of the process is given."""
+
+    graceful_shutdown_timeout: timedelta
+    interceptors: Sequence[Interceptor]
+
+
 def build_workers(client: Client) -> list[Worker]:
     # Observability outermost, so a failed attempt is logged and explained whatever fails inside.
-    common = {"graceful_shutdown_timeout": GRACE,
-              "interceptors": [ObservabilityInterceptor(), HeartbeatInterceptor()]}
+    common: _Common = {"graceful_shutdown_timeout": GRACE,
+                       "interceptors": [ObservabilityInterceptor(), HeartbeatInterceptor()]}
     workers = [
         Worker(client, task_queue=WORKFLOW_QUEUE, workflows=[StreamSync],
                # Eager starts would run provider activities in this process, bypassing the

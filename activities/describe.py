@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Connection
 from temporalio import activity
 
 from activities.models import RateKey, StreamInfo, StreamRef
-from activities.runtime import connector_for, invalid_input, read
+from infra.configured import connector_for, invalid_input
+from infra.times import to_ms_or_none
+from infra.transactions import Transactions
 from store import sync_state
-from store.db import to_ms
 
 
 def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
@@ -28,22 +27,21 @@ def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
         tenant=row.tenant,
         lookback_ms=settings.lookback_s * 1000,
         refresh_margin_ms=settings.refresh_margin_s * 1000,
-        watermark_ms=to_ms(sync_state.watermark(conn, ref.connection, ref.stream)),
+        watermark_ms=to_ms_or_none(sync_state.watermark(conn, ref.connection, ref.stream)),
         pages_per_run=settings.pages_per_run,
         requests_per_second=settings.requests_per_second,
         parallel_fetches=settings.parallel_fetches,
         sliceable_kinds=connector.sliceable_kinds(ref.stream),
-        start_ms=_utc_ms(settings.start_date),
+        start_ms=to_ms_or_none(settings.start_date),
         rate_keys={kind: RateKey(*key) for kind, key in connector.rate_keys().items()},
     )
 
 
-def _utc_ms(value: datetime | None) -> int | None:
-    if value is not None and value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return to_ms(value)
-
-
 @activity.defn
 async def describe_stream(ref: StreamRef) -> StreamInfo:
-    return await read(_describe, ref)
+    return await describe(Transactions.configured(), ref)
+
+
+async def describe(db: Transactions, ref: StreamRef) -> StreamInfo:
+    """describe_stream on the given database."""
+    return await db.read(_describe, ref)

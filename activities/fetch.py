@@ -9,17 +9,19 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import limiter, logs, metrics
 from activities.models import FetchRequest, PageRef
-from activities.runtime import connector_for, db, http, read
 from connectors.base import Page, PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
+from infra import http, limiter, logs, metrics
+from infra.configured import connector_for
+from infra.times import from_ms, from_ms_or_none, now_ms
+from infra.transactions import Transactions
 from store import staging, sync_state, vault
-from store.db import from_ms
 
 log = logging.getLogger("tributary.fetch")
 # A run of pages ends after this many records or seconds: the workflow loads what came and
@@ -56,8 +58,8 @@ def _stage(
             sync_state.open_run(
                 conn, window_id=request.window_id, connection=request.connection,
                 stream=request.stream, kind=request.kind,
-                window_start=from_ms(request.window_start_ms),
-                window_end=from_ms(request.window_end_ms),  # type: ignore[arg-type]
+                window_start=from_ms_or_none(request.window_start_ms),
+                window_end=from_ms(request.window_end_ms),
             )
         sync_state.clear_block(conn, request.connection, request.stream)
         if request.max_pages > 1:
@@ -72,8 +74,8 @@ def _stage(
 
 
 async def _call(
-    connector: Any, token: str, version: int, request: FetchRequest, page_no: int,
-    cursor: dict[str, Any] | None, at: Any,
+    db: Transactions, client: httpx.AsyncClient, connector: Any, token: str, version: int,
+    request: FetchRequest, page_no: int, cursor: dict[str, Any] | None, at: Any,
 ) -> Page:
     try:
         await limiter.pace(request.connection, connector.settings.requests_per_second)
@@ -83,19 +85,19 @@ async def _call(
                                "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
                                next_retry_delay=timedelta(seconds=exc.wait_s)) from None
     page_request = PageRequest(
-        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]
+        stream=request.stream, kind=request.kind,  # type: ignore[arg-type]  # a SyncKind, as str
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
         cursor=cursor,
     )
     started = time.monotonic()
     try:
-        page = await connector.fetch_page(http(), token, page_request)
+        page: Page = await connector.fetch_page(client, token, page_request)
     except ProviderError as exc:
         metrics.provider_call(at, "fetch_page", time.monotonic() - started, exc)
         exc.credential_version = version
         exc.page = page_no
-        await db(sync_state.record_error, request.connection, request.stream, exc.category,
-                 str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
+        await db.write(sync_state.record_error, request.connection, request.stream,
+                       exc.category, str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
         raise exc.to_application_error() from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
     return page
@@ -105,12 +107,17 @@ async def _call(
 async def fetch_page(request: FetchRequest) -> PageRef:
     """Fetch and stage the requested page, or a run of pages (FetchRequest.max_pages) that ends
     with the window, a headroom warning, RUN_RECORDS records or RUN_SECONDS."""
-    connector, token, version = await read(_prepare, request)
+    return await fetch(Transactions.configured(), http.client(), request)
+
+
+async def fetch(db: Transactions, client: httpx.AsyncClient, request: FetchRequest) -> PageRef:
+    """fetch_page on the given database and HTTP client."""
+    connector, token, version = await db.read(_prepare, request)
     logs.bind(provider=connector.provider)
     at = metrics.labels(request.connection, request.stream, connector.provider)
     wait_ms = request.delay_ms
     if request.not_before_ms is not None:  # never longer than asked, whatever this clock says
-        wait_ms = min(wait_ms, max(0, request.not_before_ms - int(time.time() * 1000)))
+        wait_ms = min(wait_ms, max(0, request.not_before_ms - now_ms()))
     if wait_ms:
         await asyncio.sleep(wait_ms / 1000)  # heartbeats go on meanwhile
     started = time.monotonic()
@@ -120,7 +127,7 @@ async def fetch_page(request: FetchRequest) -> PageRef:
     fetched = slow_down_ms = 0
     end = request.page_no + request.max_pages
     for page_no in range(request.page_no, end):
-        page = await _call(connector, token, version, request, page_no, cursor, at)
+        page = await _call(db, client, connector, token, version, request, page_no, cursor, at)
         unstaged.append((page_no, staging.serialize_records(page.records), len(page.records)))
         fetched += len(page.records)
         cursor = page.next_cursor
@@ -136,7 +143,7 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         usage = page.extra.get("api_usage")
         del page  # serialized: its records are not held through staging or the next call
         if last or sum(count for _, _, count in unstaged) >= STAGE_RECORDS:
-            page_ids += await db(_stage, request, unstaged, usage)
+            page_ids += await db.write(_stage, request, unstaged, usage)
             unstaged = []
         if last:
             break

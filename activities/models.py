@@ -107,16 +107,16 @@ class PageTask:
     page_ids: list[int]
 
 
+# Results once carried more fields; the SDK ignores a payload's unknown fields, so saved
+# histories still decode.
 @dataclass
 class TransformResult:
-    valid: int
     rejected: int
 
 
 @dataclass
 class UpsertResult:
     upserted: int
-    max_updated_ms: int | None
 
 
 @dataclass

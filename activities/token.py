@@ -9,12 +9,13 @@ from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import logs, metrics
 from activities.models import TokenRequest, TokenStatus
-from activities.runtime import connector_for, db
 from connectors.errors import NON_RETRYABLE, ProviderError
+from infra import logs, metrics
+from infra.configured import connector_for
+from infra.times import to_ms, to_ms_or_none, utcnow
+from infra.transactions import Transactions
 from store import sync_state, vault
-from store.db import to_ms, utcnow
 
 
 def _refresh(conn: Connection, request: TokenRequest) -> TokenStatus:
@@ -32,7 +33,7 @@ def _refresh(conn: Connection, request: TokenRequest) -> TokenStatus:
         and stored.access_expires_at > now + margin
     )
     if fresh and stored.version != request.stale_version:
-        return TokenStatus(stored.version, to_ms(stored.access_expires_at), refreshed=False)
+        return TokenStatus(stored.version, to_ms_or_none(stored.access_expires_at), refreshed=False)
     at = metrics.labels(request.connection, request.stream, connector.provider)
     started = time.monotonic()
     try:
@@ -50,11 +51,16 @@ def _refresh(conn: Connection, request: TokenRequest) -> TokenStatus:
 
 @activity.defn
 async def refresh_token(request: TokenRequest) -> TokenStatus:
+    return await refresh(Transactions.configured(), request)
+
+
+async def refresh(db: Transactions, request: TokenRequest) -> TokenStatus:
+    """refresh_token on the given database."""
     try:
-        return await db(_refresh, request)
+        return await db.write(_refresh, request)
     except ProviderError as exc:
-        await db(sync_state.record_error, request.connection, request.stream, exc.category,
-                 str(exc), exc.category not in NON_RETRYABLE)
+        await db.write(sync_state.record_error, request.connection, request.stream,
+                       exc.category, str(exc), exc.category not in NON_RETRYABLE)
         raise exc.to_application_error() from None
     except vault.VaultError as exc:
         raise ApplicationError(str(exc), type="auth_failure", non_retryable=True) from None

@@ -13,10 +13,11 @@ import orjson
 from sqlalchemy import Connection
 from temporalio import activity
 
-from activities import logs, metrics
 from activities.models import PageTask, TransformResult
-from activities.runtime import connector_for, in_transactions
 from connectors.mapping import apply, record_id
+from infra import logs, metrics
+from infra.configured import connector_for
+from infra.transactions import Transactions
 from store import staging
 
 
@@ -54,7 +55,7 @@ def _prepare(conn: Connection, task: PageTask, page_ids: list[int]) -> tuple[int
 def _write(conn: Connection, task: PageTask, work: Any) -> TransformResult:
     provider, pages = work
     logs.bind(provider=provider)
-    total = TransformResult(valid=0, rejected=0)
+    total = TransformResult(rejected=0)
     for page in pages:
         staging.save_transformed(conn, page.id, page.transformed, len(page.accepted_ids),
                                  len(page.rejected))
@@ -62,7 +63,6 @@ def _write(conn: Connection, task: PageTask, work: Any) -> TransformResult:
             conn, connection=task.connection, stream=task.stream, window_id=task.window_id,
             rejected=page.rejected, accepted_ids=page.accepted_ids,
         )
-        total.valid += len(page.accepted_ids)
         total.rejected += len(page.rejected)
     metrics.count(metrics.RECORDS_REJECTED, total.rejected,
                   metrics.labels(task.connection, task.stream, provider))
@@ -71,6 +71,10 @@ def _write(conn: Connection, task: PageTask, work: Any) -> TransformResult:
 
 @activity.defn
 async def transform_page(task: PageTask) -> TransformResult:
-    parts = await in_transactions(_prepare, _write, task, task.page_ids)
-    return TransformResult(valid=sum(p.valid for p in parts),
-                           rejected=sum(p.rejected for p in parts))
+    return await transform(Transactions.configured(), task)
+
+
+async def transform(db: Transactions, task: PageTask) -> TransformResult:
+    """transform_page on the given database."""
+    parts = await db.in_chunks(_prepare, _write, task, task.page_ids)
+    return TransformResult(rejected=sum(p.rejected for p in parts))

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import Connection
 from temporalio import activity
 
-from activities import logs, metrics
 from activities.models import PageTask, UpsertResult
-from activities.runtime import connector_for, in_transactions
+from infra import logs, metrics
+from infra.configured import connector_for
+from infra.times import utcnow
+from infra.transactions import Transactions
 from store import staging
-from store.db import to_ms, utcnow
 from store.upsert import upsert_transformed
 
 
@@ -30,16 +31,19 @@ def _write(conn: Connection, task: PageTask, work: Any) -> UpsertResult:
     """Rows are counted per page, as the window's totals count them."""
     provider, table, page_ids = work
     logs.bind(provider=provider)
-    upserted, newest = upsert_transformed(conn, table, page_ids, connection=task.connection,
+    upserted, _ = upsert_transformed(conn, table, page_ids, connection=task.connection,
                                           stream=task.stream, synced_at=utcnow())
     metrics.count(metrics.RECORDS_UPSERTED, upserted,
                   metrics.labels(task.connection, task.stream, provider))
-    return UpsertResult(upserted=upserted, max_updated_ms=to_ms(newest))
+    return UpsertResult(upserted=upserted)
 
 
 @activity.defn
 async def upsert_page(task: PageTask) -> UpsertResult:
-    parts = await in_transactions(_prepare, _write, task, task.page_ids)
-    newest = [p.max_updated_ms for p in parts if p.max_updated_ms is not None]
-    return UpsertResult(upserted=sum(p.upserted for p in parts),
-                        max_updated_ms=max(newest, default=None))
+    return await upsert(Transactions.configured(), task)
+
+
+async def upsert(db: Transactions, task: PageTask) -> UpsertResult:
+    """upsert_page on the given database."""
+    parts = await db.in_chunks(_prepare, _write, task, task.page_ids)
+    return UpsertResult(upserted=sum(p.upserted for p in parts))

@@ -24,14 +24,17 @@ import random
 import socket
 import sys
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from infra.times import iso, now_ms, parse_ms
 
 PATH = "/crm/v3/objects/contacts"
 MARKER = "evangelist"  # the lifecycle stage a modified record gets, and no generated one has
@@ -41,18 +44,6 @@ FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Ken", "Frances"
 LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Thompson", "Allen")
 YEAR_MS = 365 * 86_400_000
 WINDOW_CACHE = 64
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
-
-
-def parse_ms(value: str) -> int:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return round(parsed.timestamp() * 1000)
 
 
 def start_of_year_before(now: datetime) -> datetime:
@@ -113,13 +104,14 @@ class Contacts:
         return self.windows[key]
 
     def page(self, limit: int, after: int, start_ms: int | None, end_ms: int | None) -> bytes:
+        picked: Sequence[int]
         if start_ms is None and end_ms is None:
             picked = range(after, min(after + limit + 1, self.count))
         else:
             ids = self.window(start_ms if start_ms is not None else -(2**62),
                               end_ms if end_ms is not None else 2**62)
             at = bisect.bisect_left(ids, after)
-            picked = ids[at:at + limit + 1]  # type: ignore[assignment]
+            picked = ids[at:at + limit + 1]
         body = b'{"results":[' + b",".join(self.fragments[i] for i in picked[:limit]) + b"]"
         if len(picked) > limit:
             body += b',"paging":{"next":{"after":"%d"}}' % (picked[limit] + 1)
@@ -165,10 +157,10 @@ def build_app(contacts: Contacts, latency_ms: int = 0) -> Starlette:
 
     async def modify(request: Request) -> Response:
         fraction = float((await request.json())["fraction"])
-        now_ms = round(datetime.now(UTC).timestamp() * 1000)
+        now = now_ms()
         # The change is newer than anything before it, yet not in the future of a sync that
         # starts after this call returns (its window ends at its own "now").
-        modified = contacts.modify(fraction, max(now_ms, contacts.now_ms))
+        modified = contacts.modify(fraction, max(now, contacts.now_ms))
         return JSONResponse({"modified": modified, "marker": MARKER})
 
     return Starlette(routes=[

@@ -50,10 +50,11 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: 
 from temporalio.client import Client  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from bench.bench_api import MARKER, PATH, iso, start_of_year_before  # noqa: E402
+from bench.bench_api import MARKER, PATH, start_of_year_before  # noqa: E402
 from bench.peak_memory import vm_hwm_kib  # noqa: E402
+from infra.rate_limits import DEV_SERVER_ARGS  # noqa: E402
+from infra.times import iso, to_ms  # noqa: E402
 from starter import connections  # noqa: E402
-from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
 from store.db import engine  # noqa: E402
 from store.schema import stream_state  # noqa: E402
@@ -119,7 +120,7 @@ class Api:
 def api(records: int, now: datetime, latency_ms: int) -> Iterator[Api]:
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "bench_api.py"), "--records", str(records),
-         "--now", iso(round(now.timestamp() * 1000)), "--latency-ms", str(latency_ms)],
+         "--now", iso(to_ms(now)), "--latency-ms", str(latency_ms)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -447,7 +448,7 @@ async def main() -> None:
     if "dlt" in opts.tools:
         ensure_dlt()
     now = datetime.now(UTC).replace(microsecond=0)
-    start = iso(round(start_of_year_before(now).timestamp() * 1000))
+    start = iso(to_ms(start_of_year_before(now)))
     report: dict[str, Any] = {
         "command": " ".join([".venv/bin/python", "bench/compare.py", *sys.argv[1:]]),
         "started_at": now.isoformat(), "cpus": os.cpu_count(), "dlt": DLT_REQUIREMENT,

@@ -35,9 +35,9 @@ async def main() -> None:
     from sqlalchemy import func, select
     from temporalio.testing import WorkflowEnvironment
 
+    from infra.rate_limits import DEV_SERVER_ARGS
     from sandbox import HubSpotSandbox, SandboxServer
     from starter import connections
-    from starter.rate_limits import DEV_SERVER_ARGS
     from store import vault
     from store.db import engine
     from store.schema import contacts, metadata

@@ -33,9 +33,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle  #
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from connectors.headroom import PACE_SHARE  # noqa: E402
+from infra.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from sandbox import HubSpotSandbox, SandboxServer  # noqa: E402
 from starter import connections  # noqa: E402
-from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
 from workflows.names import (  # noqa: E402
     SEARCH_ATTRIBUTES,

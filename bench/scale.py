@@ -42,9 +42,9 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from infra.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from sandbox import HubSpotSandbox, SandboxServer  # noqa: E402
 from starter import connections  # noqa: E402
-from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store import vault  # noqa: E402
 from store.db import engine  # noqa: E402
 from store.schema import contacts, metadata  # noqa: E402

@@ -20,11 +20,14 @@ def now_ms() -> int:
     return to_ms(datetime.now(UTC))
 
 
+def aware(value: datetime) -> datetime:
+    """An aware datetime; a naive one (a SQL timestamp) is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def to_ms(value: datetime) -> int:
     """Epoch ms of an aware datetime, or of a naive one taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return round(value.timestamp() * 1000)
+    return round(aware(value).timestamp() * 1000)
 
 
 def to_ms_or_none(value: datetime | None) -> int | None:
@@ -56,8 +59,7 @@ def parse_iso(text: str) -> datetime:
     """An aware datetime from ISO 8601 text ('Z', '+00:00' and '+0000' alike; no zone: UTC).
 
     Raises ValueError for anything else."""
-    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return aware(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
 
 
 def parse_ms(value: str | int) -> int:

@@ -1,9 +1,10 @@
-"""Deterministic fake CRM data: property generators and timestamp helpers."""
+"""Deterministic fake CRM data: property generators."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+
+from infra.times import iso
 
 # Fixed epoch for generated data so equal seeds give identical records regardless of wall clock.
 BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -96,24 +97,6 @@ INVALID_EMAILS = (
     "john doe@example.com",
     "no-at-sign.example.com",
 )
-
-
-def iso(ms: int) -> str:
-    """HubSpot's datetime format: UTC, millisecond precision, trailing Z."""
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-    )
-
-
-def parse_datetime_ms(value: str) -> int:
-    """Filter values arrive as epoch-ms strings (documented) or ISO strings (seen in the wild)."""
-    text = value.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
 
 
 def phone(rng: random.Random) -> str | None:

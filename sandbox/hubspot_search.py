@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.hubspot_data import parse_datetime_ms
+from infra.times import parse_ms
 from sandbox.hubspot_errors import ApiError
 from sandbox.hubspot_store import DATE_PROPERTIES, ObjectStore, Record
 
@@ -30,13 +30,13 @@ def value_of(record: Record, name: str, lastmodified_property: str) -> Value | N
     raw = record.properties.get(name)
     if raw is None or raw == "":
         return None
-    return parse_datetime_ms(raw) if name in DATE_PROPERTIES else raw.casefold()
+    return parse_ms(raw) if name in DATE_PROPERTIES else raw.casefold()
 
 
 def coerce(name: str, raw: Any) -> Value:
     try:
-        if name in DATE_PROPERTIES:
-            return parse_datetime_ms(str(raw))
+        if name in DATE_PROPERTIES:  # epoch-ms digits (documented) or ISO text (seen in the wild)
+            return parse_ms(str(raw))
         if name == "hs_object_id":
             return int(str(raw))
     except ValueError:
@@ -79,14 +79,14 @@ class Filter:
         if op == "EQ":
             return value == bound
         if op == "GT":
-            return value > bound  # type: ignore[operator]
+            return value > bound  # type: ignore[operator]  # one property, one type
         if op == "GTE":
-            return value >= bound  # type: ignore[operator]
+            return value >= bound  # type: ignore[operator]  # one property, one type
         if op == "LT":
-            return value < bound  # type: ignore[operator]
+            return value < bound  # type: ignore[operator]  # one property, one type
         if op == "LTE":
-            return value <= bound  # type: ignore[operator]
-        return bound <= value <= self.high  # type: ignore[operator]  # BETWEEN is inclusive
+            return value <= bound  # type: ignore[operator]  # one property, one type
+        return bound <= value <= self.high  # type: ignore[operator]  # one type; BETWEEN is inclusive
 
 
 def parse_filter(raw: Any) -> Filter:
@@ -193,7 +193,8 @@ class SearchQuery:
 def _filters(group: Any) -> list[Any]:
     if not isinstance(group, dict) or not isinstance(group.get("filters", []), list):
         raise ApiError(400, "Each filter group needs a list of filters.")
-    return group.get("filters", [])
+    filters: list[Any] = group.get("filters", [])
+    return filters
 
 
 def _modified_bounds(group: tuple[Filter, ...], name: str) -> tuple[int | None, int | None]:
@@ -230,7 +231,8 @@ def matching_ids(store: ObjectStore, query: SearchQuery) -> list[int]:
     keyed = [(value_of(found[i], query.sort_property, prop), i) for i in ids]
     present = [pair for pair in keyed if pair[0] is not None]
     # Stable sort over id-ordered input keeps ties in ascending id order in both directions.
-    present.sort(key=lambda pair: pair[0], reverse=query.descending)  # type: ignore[arg-type,return-value]
+    # Values of one property share a type; mypy sees the union of every property's.
+    present.sort(key=lambda pair: pair[0], reverse=query.descending)  # type: ignore[arg-type,return-value]  # noqa: E501
     return [i for _, i in present] + [i for value, i in keyed if value is None]
 
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from infra.times import iso
 from sandbox import hubspot_data as data
 from sandbox.hubspot_errors import (
     ApiError,
@@ -399,7 +400,7 @@ class HubSpotSandbox:
                 401,
                 f"The OAuth token used to make this call expired {ago} second(s) ago.",
                 "EXPIRED_AUTHENTICATION",
-                context={"expire time": [data.iso(int(expiry * 1000))]},
+                context={"expire time": [iso(int(expiry * 1000))]},
             )
 
     def limit_headers(self, search: bool) -> dict[str, str]:

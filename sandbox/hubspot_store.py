@@ -6,7 +6,8 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sandbox.hubspot_data import FIRST_ID, Properties, iso
+from infra.times import iso
+from sandbox.hubspot_data import FIRST_ID, Properties
 
 DATE_PROPERTIES = frozenset({"createdate", "lastmodifieddate", "hs_lastmodifieddate", "closedate"})
 

@@ -21,15 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from infra.times import iso, parse_iso, to_ms
+
 PAGE = 25
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return iso(to_ms(value), "seconds")
 
 
 class PeopleApi:
@@ -91,8 +89,8 @@ class PeopleApi:
             rows = sorted(self._people.values(), key=lambda p: (p["updated_at"], p["id"]))
             self.requests += 1
         return [dict(p) for p in rows
-                if (since is None or _parse(p["updated_at"]) >= _parse(since))
-                and (before is None or _parse(p["updated_at"]) < _parse(before))]
+                if (since is None or parse_iso(p["updated_at"]) >= parse_iso(since))
+                and (before is None or parse_iso(p["updated_at"]) < parse_iso(before))]
 
 
 def _int(params: Any, name: str, default: int) -> int:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from infra.times import parse_iso, to_ms
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))"
@@ -24,13 +25,6 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 class SoqlError(ValueError):
     """MALFORMED_QUERY: the text does not parse."""
-
-
-def parse_datetime_ms(text: str) -> int:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return round(value.timestamp() * 1000)
 
 
 @dataclass
@@ -54,7 +48,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         kind = match.lastgroup or ""
         value: Any = match.group(kind)
         if kind == "datetime":
-            value = parse_datetime_ms(value)
+            value = to_ms(parse_iso(value))
         elif kind == "number":
             value = float(value)
         elif kind == "string":
@@ -162,11 +156,11 @@ def _compare(name: str, op: str, literal: Any) -> Predicate:
     def predicate(record: dict[str, Any]) -> bool:
         value = record.get(name)
         if op in ("=", "!=", "<>"):
-            return (value == literal) == (op == "=")
+            return bool(value == literal) == (op == "=")
         if value is None or literal is None:
             return False
-        return {"<": value < literal, "<=": value <= literal, ">": value > literal,
-                ">=": value >= literal}[op]
+        return bool({"<": value < literal, "<=": value <= literal, ">": value > literal,
+                     ">=": value >= literal}[op])
 
     return predicate
 

@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from infra import times
 from sandbox.hubspot_limits import FAULT_KINDS, FAULT_TARGETS, Fault, PendingFault
 from sandbox.salesforce_soql import SoqlError, parse
 
@@ -60,8 +61,7 @@ class SalesforceError(Exception):
 
 def iso(ms: int) -> str:
     """Salesforce's own rendering: 2013-05-20T20:49:32.000+0000."""
-    value = datetime.fromtimestamp(ms / 1000, UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+    return times.iso(ms).removesuffix("Z") + "+0000"
 
 
 @dataclass
@@ -69,6 +69,11 @@ class _Locator:
     records: list[dict[str, Any]]
     fields: list[str]
     batch: int
+
+
+def _nulls_last(name: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    """ORDER BY `name`'s sort key."""
+    return lambda record: (record.get(name) is None, record.get(name))
 
 
 def _b64url_decode(text: str) -> bytes:
@@ -306,7 +311,7 @@ class SalesforceSandbox:
             rows = [copy.copy(r) for r in self._records[parsed.sobject].values()
                     if (include_deleted or not r["IsDeleted"]) and parsed.where(r)]
             for name, descending in reversed(parsed.order):
-                rows.sort(key=lambda r, n=name: (r.get(n) is None, r.get(n)), reverse=descending)
+                rows.sort(key=_nulls_last(name), reverse=descending)
             if parsed.limit is not None:
                 rows = rows[: parsed.limit]
             rendered = [self._render(parsed.sobject, r, parsed.fields) for r in rows]

@@ -28,13 +28,15 @@ from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra import rate_limits
+from infra.temporal import connect, ensure_search_attributes
+from infra.times import utcnow
 from starter import connections as connection_service
-from starter import rate_limits, syncs
+from starter import syncs
 from starter.errors import CliError
 from starter.processes import ROOT, Processes, free_port, listening, temporal_cli
-from starter.temporal import connect, ensure_search_attributes
 from store import connections, vault
-from store.db import engine, utcnow
+from store.db import engine
 from store.schema import contacts, credentials, rejected_records, stream_state
 from store.settings import home
 from workflows.names import SEARCH_ATTRIBUTES, workflow_id
@@ -286,9 +288,9 @@ def _counters() -> dict[str, Any]:
 def _show_incremental(status: dict[str, Any], modified: list[str], since: datetime) -> None:
     """Compare what the destination changed with what the sandbox modified."""
     with engine().connect() as conn:
-        written = set(conn.execute(select(contacts.c.external_id).where(
+        written: set[str] = set(conn.execute(select(contacts.c.external_id).where(
             contacts.c.connection == CONNECTION, contacts.c.synced_at >= since)).scalars())
-        rejected = set(conn.execute(select(rejected_records.c.external_id).where(
+        rejected: set[str] = set(conn.execute(select(rejected_records.c.external_id).where(
             rejected_records.c.connection == CONNECTION,
             rejected_records.c.external_id.in_(modified))).scalars())
     totals = status["this_run"]

@@ -19,9 +19,10 @@ from sqlalchemy import Connection, delete, select, update
 
 from connectors.mapping import apply
 from connectors.registry import UnknownProvider, build
+from infra.times import utcnow
 from starter.errors import USAGE, CliError, handle_errors
 from store import connections
-from store.db import engine, utcnow
+from store.db import engine
 from store.schema import rejected_records
 from store.upsert import upsert_rows
 

@@ -18,11 +18,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleHandle,
@@ -236,7 +237,9 @@ async def backfill(
                              f"as {wid}; unpause once that workflow has finished")
     try:
         while running := (await schedule.describe()).info.running_actions:
-            say(f"waiting for the scheduled run {running[0].workflow_id} to finish…")
+            # A StreamSync schedule's only action starts a workflow.
+            first = cast(ScheduleActionExecutionStartWorkflow, running[0])
+            say(f"waiting for the scheduled run {first.workflow_id} to finish…")
             await asyncio.sleep(RUNNING_POLL_S)  # a poll of the server, not a synchronisation
         run = await client.start_workflow(WORKFLOW_TYPE, params, id=wid, task_queue=WORKFLOW_QUEUE)
     except WorkflowAlreadyStartedError:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
-from activities.staleness import sla_seconds
 from connectors.registry import streams
+from infra.staleness import sla_seconds
+from infra.times import aware, from_ms_aware, utcnow
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
-from store.db import engine, utcnow
+from store.db import engine
 from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
 from workflows.inputs import every_seconds
 from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
@@ -22,6 +23,8 @@ CONNECT_TIMEOUT_S = 2.0
 QUERY_TIMEOUT = timedelta(seconds=2)
 
 Key = tuple[str, str]
+# A running sync's status query result and its interval.
+Live = dict[Key, tuple[dict[str, Any], timedelta | None]]
 
 
 def health(
@@ -45,7 +48,7 @@ def health(
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=UTC).isoformat()
+    return None if value is None else aware(value).isoformat()
 
 
 @dataclass
@@ -70,20 +73,23 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
         for stream in streams(row.provider, row.config or {}):
             states.setdefault((row.name, stream), None)  # a connection not synced yet
     counted = conn.execute(
-        select(rejected_records.c.connection, rejected_records.c.stream, func.count())
+        select(rejected_records.c.connection, rejected_records.c.stream,
+               func.count().label("n"))
         .group_by(rejected_records.c.connection, rejected_records.c.stream)
     )
     synced = conn.execute(
-        select(sync_runs.c.connection, sync_runs.c.stream, func.sum(sync_runs.c.records_upserted))
+        select(sync_runs.c.connection, sync_runs.c.stream,
+               func.sum(sync_runs.c.records_upserted).label("n"))
         .where(sync_runs.c.finished_at >= now - timedelta(hours=24))
         .group_by(sync_runs.c.connection, sync_runs.c.stream)
     )
     refreshes = conn.execute(select(credentials.c.connection, credentials.c.refresh_count))
     return Snapshot(
         states=states,
-        rejected={(c, s): int(n) for c, s, n in counted},
-        synced_24h={(c, s): int(n or 0) for c, s, n in synced},
-        token_refreshes={c: int(n or 0) for c, n in refreshes},
+        # By name: unpacking a Row types its values as the join of their types (object).
+        rejected={(r.connection, r.stream): int(r.n) for r in counted},
+        synced_24h={(r.connection, r.stream): int(r.n or 0) for r in synced},
+        token_refreshes={r.connection: int(r.refresh_count or 0) for r in refreshes},
         configs=configs,
     )
 
@@ -102,7 +108,7 @@ def _key(execution: WorkflowExecution) -> Key | None:
     return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == "sync" else None
 
 
-async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, timedelta | None]]:
+async def live_status(client: Client, keys: list[Key]) -> Live:
     """Status query result and interval of each running sync among `keys`."""
     wanted = set(keys)
     running: dict[Key, str] = {}
@@ -111,7 +117,7 @@ async def live_status(client: Client, keys: list[Key]) -> dict[Key, tuple[dict, 
         key = _key(execution)
         if key in wanted:
             running[key] = execution.id
-    found: dict[Key, tuple[dict, timedelta | None]] = {}
+    found: Live = {}
     for key, wid in running.items():
         try:
             result = await client.get_workflow_handle(wid).query(
@@ -129,11 +135,11 @@ def _still_ahead(state: Any, now: datetime) -> datetime | None:
 
 
 def _since(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    return None if ms is None else from_ms_aware(ms).isoformat()
 
 
 def build_rows(
-    snapshot: Snapshot, live: dict[Key, tuple[dict, timedelta | None]] | None, now: datetime,
+    snapshot: Snapshot, live: Live | None, now: datetime,
 ) -> list[dict[str, Any]]:
     rows = []
     for key in sorted(snapshot.states):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from infra.times import parse_iso
 from starter.status import collect
 
 HEALTH = {"green": "[green]● green[/]", "yellow": "[yellow]● yellow[/]", "red": "[red]● red[/]"}
@@ -50,7 +51,7 @@ def _live(row: dict[str, Any], now: datetime) -> str:
         text += f", {window['pages']} pages: {window['fetched']} fetched"
     if row.get("blocked"):
         since = row.get("blocked_since")
-        stuck = (f" (stuck for {duration((now - datetime.fromisoformat(since)).total_seconds())})"
+        stuck = (f" (stuck for {duration((now - parse_iso(since)).total_seconds())})"
                  if since else "")
         text += f"\n[red]{row['blocked']}{stuck}[/]"
     return text

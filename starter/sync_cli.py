@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.times import from_ms_aware
 from starter import syncs
 from starter.errors import USAGE, CliError, handle_errors
 from workflows.inputs import parse_backfill
@@ -116,7 +116,7 @@ def backfill(
 
 
 def _when(ms: int | None) -> str:
-    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    return "-" if ms is None else from_ms_aware(ms).isoformat()
 
 
 @app.command("status")

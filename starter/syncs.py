@@ -18,7 +18,6 @@ from workflows.inputs import parse_input
 from workflows.names import CONNECTION, TENANT, WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=5)
-SIGNALS = {"pause": "pause", "resume": "resume", "now": "sync_now", "backfill": "backfill"}
 
 
 def check_stream(connection: str, stream: str) -> None:
@@ -154,7 +153,8 @@ async def status(connection: str, stream: str, client: Client | None = None) -> 
     client = client or await connect_or_fail()
     handle = client.get_workflow_handle(workflow_id(connection, stream))
     try:
-        return await handle.query("status", rpc_timeout=QUERY_TIMEOUT)
+        result: dict[str, Any] = await handle.query("status", rpc_timeout=QUERY_TIMEOUT)
+        return result
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise _not_running(connection, stream) from None

@@ -6,8 +6,8 @@ import asyncio
 
 from temporalio.client import Client
 
+from infra.temporal import address, connect
 from starter.errors import CliError
-from starter.temporal import address, connect
 
 
 class TemporalUnreachable(CliError):

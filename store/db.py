@@ -1,11 +1,11 @@
-"""Engine creation and small time helpers shared by every store module."""
+"""Engine creation: one per database URL, tables created, SQLite set up for a worker."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from store.schema import metadata
 from store.settings import database_url
@@ -25,7 +25,7 @@ def _engine(url: str) -> Engine:
         eng = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(eng, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # WAL lets the CLI read while a worker writes; the busy timeout queues writers.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -38,7 +38,7 @@ def _engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(eng, "begin")
-        def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+        def _begin_immediate(conn: Connection) -> None:
             # Take the write lock up front: a deferred transaction that upgrades later fails
             # with "database is locked" instead of waiting, and the vault's refresh relies on
             # this lock to keep concurrent refreshes of one connection apart. Transactions
@@ -51,19 +51,3 @@ def _engine(url: str) -> Engine:
     metadata.create_all(eng)
     return eng
 
-
-def utcnow() -> datetime:
-    """Naive UTC: every DateTime column holds UTC without tzinfo, on every dialect."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def from_ms(ms: int | None) -> datetime | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
-
-
-def to_ms(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    return round(value.replace(tzinfo=UTC).timestamp() * 1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     DDL,
     JSON,
@@ -120,9 +122,10 @@ upserted_pages = Table(
 # PostgreSQL compresses a large text value before storing it (pglz, a sixth of its CPU in a full
 # sync), and staged bodies are written once and read once: store them as they are.
 for _table, _column in ((staged_pages, "raw"), (transformed_pages, "body")):
-    event.listen(_table, "after_create", DDL(
+    _uncompressed = DDL(  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL() untyped
         f"ALTER TABLE %(fullname)s ALTER COLUMN {_column} SET STORAGE EXTERNAL",
-    ).execute_if(dialect="postgresql"))
+    )
+    event.listen(_table, "after_create", _uncompressed.execute_if(dialect="postgresql"))
 
 rejected_records = Table(
     "rejected_records",
@@ -139,7 +142,7 @@ rejected_records = Table(
 )
 
 
-def _canonical(name: str, *columns: Column) -> Table:
+def _canonical(name: str, *columns: Column[Any]) -> Table:
     """A destination table: one row per (connection, stream, external id)."""
     return Table(
         name,

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, delete, func, select, update
 
-from store.db import utcnow
+from infra.times import utcnow
 from store.schema import rejected_records, staged_pages, transformed_pages, upserted_pages
 
 # The statements run once per page, built once: building and cache-keying a statement costs
 # more than SQLite takes to run it.
-_PAGE_ID = bindparam("b_id")
+_PAGE_ID: BindParameter[int] = bindparam("b_id")
 _EXISTING = select(staged_pages.c.id).where(
     staged_pages.c.window_id == bindparam("b_window_id"),
     staged_pages.c.page_no == bindparam("b_page_no"))
@@ -63,7 +63,8 @@ def stage(
             raw=raw, fetched=fetched, created_at=utcnow(),
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key  # None only for statements that insert no row
+    return int(key[0])  # type: ignore[index]  # an INSERT of one row: its key's Row
 
 
 def drop_leftovers(conn: Connection, window_id: str, first_page_no: int, end_page_no: int) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from store.db import utcnow
-from store.schema import rejected_records, stream_state, sync_runs
+from infra.times import utcnow
+from store.schema import stream_state, sync_runs
 
 
 def _ensure(conn: Connection, connection: str, stream: str) -> Any:
@@ -106,10 +106,3 @@ def finish_run(
         values["watermark"] = new_watermark
     conn.execute(update(stream_state).where(_where(connection, stream)).values(**values))
 
-
-def rejected_count(conn: Connection, connection: str, stream: str) -> int:
-    return int(conn.execute(
-        select(func.count()).select_from(rejected_records).where(
-            rejected_records.c.connection == connection, rejected_records.c.stream == stream
-        )
-    ).scalar_one())

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Column,
     Connection,
     DateTime,
@@ -74,7 +75,7 @@ def upsert_transformed(
     return int(totals.upserted), totals.newest
 
 
-_PAGES = bindparam("b_page_ids", expanding=True)
+_PAGES: BindParameter[list[int]] = bindparam("b_page_ids", expanding=True)
 _UNMARK = delete(upserted_pages).where(upserted_pages.c.page_id.in_(_PAGES))
 _UPSERTED = select(
     func.coalesce(func.sum(upserted_pages.c.upserted), 0).label("upserted"),
@@ -125,7 +126,7 @@ def _from_transformed(dialect: Dialect, table: Table) -> tuple[Executable, ...]:
     return _sqlite(table, columns, own, names)
 
 
-def _postgresql(dialect: Dialect, table: Table, columns: list[Column], own: tuple[Any, ...],
+def _postgresql(dialect: Dialect, table: Table, columns: list[Column[Any]], own: tuple[Any, ...],
                 names: list[str]) -> tuple[Executable, ...]:
     """One statement. A record met twice keeps its newest version, and of equally new ones the
     last: PostgreSQL cannot touch a row twice in one statement, and a re-run must find
@@ -158,12 +159,12 @@ def _postgresql(dialect: Dialect, table: Table, columns: list[Column], own: tupl
     return (_statement(insert, table).add_cte(staged, marked),)
 
 
-def _sqlite(table: Table, columns: list[Column], own: tuple[Any, ...],
+def _sqlite(table: Table, columns: list[Column[Any]], own: tuple[Any, ...],
             names: list[str]) -> tuple[Executable, ...]:
     """Two statements: the pages' marks, then the rows, each record's newest version once."""
     record = func.json_each(transformed_pages.c.body).table_valued("key", "value")
 
-    def field(c: Column) -> ColumnElement[Any]:
+    def field(c: Column[Any]) -> ColumnElement[Any]:
         value = func.json_extract(record.c.value, literal(f'$."{c.name}"'))
         if isinstance(c.type, DateTime):
             # ISO 8601 as staged -> SQLAlchemy's own SQLite text ('YYYY-MM-DD HH:MM:SS.ffffff'),

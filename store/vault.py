@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Connection, insert, select, update
 
-from store.db import utcnow
+from infra.times import utcnow
 from store.schema import credentials
 from store.settings import home
 

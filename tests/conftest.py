@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from starter.rate_limits import DEV_SERVER_ARGS  # noqa: E402
+from infra.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store.schema import metadata  # noqa: E402
 from workflows.names import SEARCH_ATTRIBUTES  # noqa: E402
 

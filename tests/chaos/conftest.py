@@ -109,7 +109,7 @@ class DevServer:
     """A Temporal dev server with a persistent database file, to stop and start again."""
 
     def __init__(self, directory: Path) -> None:
-        from starter.rate_limits import DEV_SERVER_ARGS
+        from infra.rate_limits import DEV_SERVER_ARGS
         from tests.conftest import temporal_cli
         from workflows.names import SEARCH_ATTRIBUTES
 

@@ -12,7 +12,8 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from store.db import engine, to_ms
+from infra.times import to_ms
+from store.db import engine
 from store.schema import contacts
 from tests.chaos.conftest import TcpProxy, until
 from tests.integration.conftest import stack_factory

@@ -12,12 +12,12 @@ from temporalio.worker import Worker
 
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
-from activities.heartbeat import HeartbeatInterceptor
 from activities.models import PageTask, TransformResult, UpsertResult
 from activities.token import refresh_token
 from activities.transform import transform_page
 from activities.upsert import upsert_page
 from activities.watermark import commit_watermark
+from infra.heartbeat import HeartbeatInterceptor
 from tests.integration.conftest import stack_factory
 from workflows.names import DB_QUEUE, WORKFLOW_QUEUE, provider_queue
 from workflows.stream_sync import StreamSync

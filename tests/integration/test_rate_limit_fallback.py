@@ -13,8 +13,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities import limiter
-from starter import rate_limits
+from infra import limiter, rate_limits
 from worker import select_rate_limiting
 
 

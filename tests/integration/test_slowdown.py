@@ -18,12 +18,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import limiter
 from activities.fetch import fetch_page
 from activities.models import FetchRequest, PageRef, TokenRequest
 from activities.token import refresh_token
 from connectors.base import PageRequest
 from connectors.rest import RestConnector, RestSettings, load_config
+from infra import limiter
 from sandbox import HubSpotSandbox, SandboxServer
 from starter import connections
 from store import vault

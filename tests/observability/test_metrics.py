@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.db import utcnow
+from infra.times import utcnow
 from tests.observability.conftest import WorkerProcess, until
 
 Sample = tuple[str, dict[str, str], float]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.staleness import sla_seconds
+from infra.staleness import sla_seconds
 
 
 def test_sla_setting_wins_over_the_interval() -> None:

@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.registry import build
+from infra.times import utcnow
 from store import connections, vault
-from store.db import engine, utcnow
+from store.db import engine
 from tests.integration.conftest import wait_for_status
 
 

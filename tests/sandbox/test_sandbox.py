@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from infra.times import parse_ms
 from sandbox import HubSpotSandbox, SandboxServer
-from sandbox.hubspot_data import parse_datetime_ms
 
 Serve = Callable[[HubSpotSandbox], httpx.Client]
 UNLIMITED = {"rate_limit": 100_000, "search_per_second": 100_000}
@@ -53,7 +53,7 @@ def search(client: httpx.Client, **body: Any) -> httpx.Response:
 
 
 def modified(record: dict[str, Any]) -> int:
-    return parse_datetime_ms(record["properties"]["lastmodifieddate"])
+    return parse_ms(record["properties"]["lastmodifieddate"])
 
 
 def search_all(client: httpx.Client, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:

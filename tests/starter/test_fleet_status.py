@@ -19,9 +19,10 @@ from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from infra.times import utcnow
 from starter import status_view
 from starter.cli import app
-from store.db import engine, utcnow
+from store.db import engine
 from store.schema import sync_runs
 from tests.integration.conftest import wait_for_status
 from tests.starter.test_starter_cli import ROOT, add, closed_port

@@ -12,7 +12,7 @@ import pytest
 # that size), allocate another, and report whether the second one was mmapped (freed on del).
 _PROBE = """
 import ctypes, sys
-from activities import heap
+from infra import heap
 
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from activities import limiter
-from activities.limiter import KeyedLimiter, Saturated
+from infra import limiter
+from infra.limiter import KeyedLimiter, Saturated
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.rate_limits import DEV_SERVER_ARGS
+from infra.rate_limits import DEV_SERVER_ARGS
 from tests.conftest import temporal_cli
 from tests.integration.conftest import make_stack, worker
 from workflows.names import SEARCH_ATTRIBUTES

@@ -22,9 +22,9 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
-from activities import metrics
-from activities.runtime import db
-from store.db import utcnow
+from infra import metrics
+from infra.times import utcnow
+from infra.transactions import Transactions
 from store.schema import connections, stream_state
 from workflows.inputs import every_seconds
 from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
@@ -102,7 +102,7 @@ class StalenessWatch:
 
     async def check(self) -> None:
         running = await self._running()
-        rows = await db(_rows, set(running))
+        rows = await Transactions.configured().write(_rows, set(running))
         now = utcnow()
         for row in rows:
             key = (row.connection, row.stream)

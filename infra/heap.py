@@ -29,7 +29,8 @@ def bound() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError, TypeError):  # not glibc: its allocator has its own rules
         return False
-    applied = mallopt(_M_ARENA_MAX, ARENAS) == 1 and mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    applied: bool = (mallopt(_M_ARENA_MAX, ARENAS) == 1
+                     and mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1)
     if not applied:
         log.warning("could not bound the allocator's heaps; memory may grow with threads")
     return applied

@@ -3,7 +3,7 @@
 Provider calls carry `Priority(fairness_key=<connection>, fairness_weight=<its rate / base>)`;
 the queue's per-key rate limit is the base rate scaled by the key's weight, so every worker
 polling the queue is held to each connection's rate together, with no limiter of our own.
-Where the server refuses, the per-worker limiter (activities.limiter) takes over.
+Where the server refuses, the per-worker limiter (infra.limiter) takes over.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from temporalio.api.workflowservice.v1 import UpdateTaskQueueConfigRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.limiter import WORKERS_ENV
+from infra.limiter import WORKERS_ENV
 from workflows.names import RATE_LIMIT_BASE_RPS, provider_queue
 
 log = logging.getLogger("tributary.rate_limits")

@@ -2,7 +2,7 @@
 
 Every line names the connection, stream, workflow and run ids, activity, attempt and page when
 they are known: activity code gets them from the context the worker's interceptor binds
-(activities.observe), workflow code from the Temporal logger's own `temporal_workflow` extra.
+(infra.observe), workflow code from the Temporal logger's own `temporal_workflow` extra.
 """
 
 from __future__ import annotations

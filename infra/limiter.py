@@ -1,7 +1,7 @@
 """The per-worker request limiter: the fallback when the Temporal server can't limit the rate.
 
 Normally the server holds each connection to its `requests_per_second` across every worker
-(starter.rate_limits). When it refuses that configuration, or `TRIBUTARY_LOCAL_RATE_LIMIT=1`
+(infra.rate_limits). When it refuses that configuration, or `TRIBUTARY_LOCAL_RATE_LIMIT=1`
 says so, each worker process paces each connection's provider calls itself, at
 `requests_per_second / TRIBUTARY_WORKERS`: a process knows nothing of the others, so the
 operator divides the rate among them (docs/RUNBOOK.md, "Rate limits").

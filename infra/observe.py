@@ -18,8 +18,8 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities import logs, metrics
 from connectors.errors import explained
+from infra import logs, metrics
 
 log = logging.getLogger("tributary.activity")
 
