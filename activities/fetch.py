@@ -127,13 +127,13 @@ async def fetch_page(request: FetchRequest) -> PageRef:
         metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
         metrics.count(metrics.PAGES_FETCHED, 1, at)
         log.info("fetched page %d: %d records", page_no, len(page.records))
-        slow_down_ms = int(page.extra.get("slow_down_ms", 0))
+        slow_down_ms = page.slow_down_ms
         if slow_down_ms:
             log.info("provider headroom low (%s requests left): this stream waits %d ms before "
                      "its next request", page.rate_remaining, slow_down_ms)
         last = (page_no == end - 1 or cursor is None or slow_down_ms or fetched >= RUN_RECORDS
                 or time.monotonic() - started >= RUN_SECONDS)
-        usage = page.extra.get("api_usage")
+        usage = page.api_usage
         del page  # serialized: its records are not held through staging or the next call
         if last or sum(count for _, _, count in unstaged) >= STAGE_RECORDS:
             page_ids += await db(_stage, request, unstaged, usage)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, Literal
@@ -19,6 +19,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Table
 
+from infra.times import from_ms, to_utc
 from store.schema import CANONICAL_TABLES
 
 Transform = Literal[
@@ -148,16 +149,12 @@ def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime
     """Naive UTC from epoch milliseconds, ISO 8601 or `fmt`; values without a zone are in `zone`."""
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
         try:
-            return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
+            return from_ms(int(value))
         except (OverflowError, OSError):
             raise ValueError(f"epoch milliseconds out of range: {value!r}") from None
     text = str(value)
-    parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
-    if parsed.tzinfo is UTC:
-        return parsed.replace(tzinfo=None)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    return to_utc(datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text),
+                  ZoneInfo(zone))
 
 
 def _number(value: Any) -> Decimal:
@@ -199,12 +196,12 @@ def _apply_field(spec: FieldMapping, record: dict[str, Any]) -> Any:
             return email
         case "phone_e164":
             try:
-                number = phonenumbers.parse(str(value), spec.region)
+                phone = phonenumbers.parse(str(value), spec.region)
             except phonenumbers.NumberParseException:
                 return str(value)  # keep what the provider has rather than lose it
-            if not phonenumbers.is_possible_number(number):
+            if not phonenumbers.is_possible_number(phone):
                 return str(value)
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.E164)
         case "datetime":
             return _datetime(value, spec.format, spec.timezone)
         case "number":

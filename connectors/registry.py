@@ -13,19 +13,26 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from connectors.base import Connector
-from connectors.hubspot import HubSpotConnector, HubSpotSettings
+from connectors.hubspot import HubSpotConnector
+from connectors.hubspot_api import HubSpotSettings
 from connectors.mapping import Mapping, default_mapping
-from connectors.rest import RestConnector, RestSettings
-from connectors.salesforce import SalesforceConnector, SalesforceMapping, SalesforceSettings
+from connectors.rest import RestConnector
+from connectors.rest_config import RestSettings
+from connectors.salesforce import SalesforceConnector
+from connectors.salesforce_api import SalesforceMapping, SalesforceSettings
 
 
 @dataclass(frozen=True)
 class Provider:
     settings: type[BaseModel]
     mapping: type[Mapping]
-    streams: Callable[[Any], tuple[str, ...]]
+    # A code provider's streams, or how a connection's settings declare them (REST).
+    streams: tuple[str, ...] | Callable[[Any], tuple[str, ...]]
     default_mapping: Callable[[Any, str], Mapping]
     make: Callable[[Any, dict[str, Mapping]], Connector]
+
+    def streams_of(self, settings: Any) -> tuple[str, ...]:
+        return self.streams(settings) if callable(self.streams) else self.streams
 
 
 def _packaged(provider: str, model: type[Mapping] = Mapping) -> Callable[[Any, str], Mapping]:
@@ -34,11 +41,11 @@ def _packaged(provider: str, model: type[Mapping] = Mapping) -> Callable[[Any, s
 
 PROVIDERS: dict[str, Provider] = {
     "hubspot": Provider(
-        HubSpotSettings, Mapping, lambda s: HubSpotConnector.streams, _packaged("hubspot"),
+        HubSpotSettings, Mapping, HubSpotConnector.streams, _packaged("hubspot"),
         lambda s, m: HubSpotConnector(s, {k: v.source_properties() for k, v in m.items()}),
     ),
     "salesforce": Provider(
-        SalesforceSettings, SalesforceMapping, lambda s: SalesforceConnector.streams,
+        SalesforceSettings, SalesforceMapping, SalesforceConnector.streams,
         _packaged("salesforce", SalesforceMapping),
         lambda s, m: SalesforceConnector(s, {k: v.source_paths() for k, v in m.items()}),
     ),
@@ -48,11 +55,6 @@ PROVIDERS: dict[str, Provider] = {
     ),
 }
 SETTINGS: dict[str, type[BaseModel]] = {name: p.settings for name, p in PROVIDERS.items()}
-# The providers whose streams do not depend on the connection (a REST connection's do: ask
-# `streams(provider, config)`).
-STREAMS: dict[str, tuple[str, ...]] = {
-    "hubspot": HubSpotConnector.streams, "salesforce": SalesforceConnector.streams,
-}
 
 
 class UnknownProvider(ValueError):
@@ -87,7 +89,7 @@ def validate_settings(provider: str, config: dict[str, Any]) -> BaseModel:
 def streams(provider: str, config: dict[str, Any]) -> tuple[str, ...]:
     """The streams of a connection with this provider and configuration."""
     spec = _provider(provider)
-    return spec.streams(validate_settings(provider, _settings_only(config)))
+    return spec.streams_of(validate_settings(provider, _settings_only(config)))
 
 
 def mappings(
@@ -100,9 +102,9 @@ def mappings(
     """
     spec = _provider(provider)
     overrides = overrides or {}
-    if settings is None and provider not in STREAMS:
+    if settings is None and callable(spec.streams):
         return {s: _override(spec, s, doc) for s, doc in overrides.items()}
-    names = spec.streams(settings)
+    names = spec.streams_of(settings)
     unknown = set(overrides) - set(names)
     if unknown:
         # A pydantic error, so `connection add` reports it like any other bad setting.
