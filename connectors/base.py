@@ -69,8 +69,11 @@ class TokenGrant:
 
 
 class Connector(Protocol):
-    provider: str
-    streams: tuple[str, ...]
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def streams(self) -> tuple[str, ...]: ...
 
     @property
     def settings(self) -> SyncSettings: ...

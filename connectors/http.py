@@ -240,7 +240,7 @@ class HttpConnector:
             # the current one stays valid.
             return TokenGrant(token, str(answer.get("refresh_token") or refresh_token),
                               self.token_lifetime_s(answer))
-        if 400 <= reply.status < 500:
+        if 400 <= reply.status < 500 or (reply.status == 200 and "error" in answer):
             # invalid_grant and the like: only a person can re-authorize the connection.
             reason = ": ".join(str(part) for part in (
                 answer.get("error") or answer.get("status"),

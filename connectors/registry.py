@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
@@ -72,10 +73,16 @@ def _override(spec: Provider, stream: str, document: Any) -> Mapping:
     try:
         return spec.mapping.model_validate(document)
     except ValidationError as exc:
-        raise ValidationError.from_exception_data("mappings", [{
-            "type": e["type"], "loc": ("mappings", stream, *e["loc"]), "input": e["input"],
-            **({"ctx": e["ctx"]} if "ctx" in e else {}),
-        } for e in exc.errors()]) from None
+        raise ValidationError.from_exception_data(
+            "mappings", [_located(e, stream) for e in exc.errors()]) from None
+
+
+def _located(error: ErrorDetails, stream: str) -> InitErrorDetails:
+    details: InitErrorDetails = {"type": error["type"], "input": error["input"],
+                                 "loc": ("mappings", stream, *error["loc"])}
+    if "ctx" in error:
+        details["ctx"] = error["ctx"]
+    return details
 
 
 def _settings_only(config: dict[str, Any]) -> dict[str, Any]:
