@@ -11,21 +11,13 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors import hubspot_api as api
 from connectors import oauth
 from connectors.base import Page, PageRequest, SyncKind
 from connectors.errors import Category, ProviderError
 from connectors.headroom import DAY_MS, header_int, slow_down_ms
 from connectors.http import Call, Fault, HttpConnector, Reply, seconds_header
-from connectors.hubspot_api import (
-    API_VERSION,
-    CATEGORIES,
-    DEFAULT_INTERVAL_S,
-    LAST_MODIFIED,
-    LOCKED_RETRY_S,
-    PROVIDER,
-    STATUSES,
-    HubSpotSettings,
-)
+from connectors.hubspot_api import PROVIDER, HubSpotSettings
 from infra.times import now_ms, parse_ms
 
 
@@ -35,7 +27,9 @@ def _seconds_to_utc_midnight() -> float:
 
 def _modified_ms(record: dict[str, Any]) -> int:
     """The keyset's timestamp: what the search sorts and filters on."""
-    value = record.get("updatedAt") or (record.get("properties") or {}).get("lastmodifieddate")
+    value = record.get("updatedAt")
+    if value is None:
+        value = (record.get("properties") or {}).get("lastmodifieddate")
     if not value:
         raise ValueError("record has no updatedAt")
     return parse_ms(value)
@@ -44,8 +38,8 @@ def _modified_ms(record: dict[str, Any]) -> int:
 class HubSpotConnector(HttpConnector):
     provider = PROVIDER
     streams: tuple[str, ...] = ("contacts",)
-    categories = CATEGORIES
-    status_categories = STATUSES
+    categories = api.CATEGORIES
+    status_categories = api.STATUSES
     missing = "no results"
     default_token_lifetime_s: ClassVar[int] = 1800
     settings: HubSpotSettings
@@ -68,7 +62,7 @@ class HubSpotConnector(HttpConnector):
 
     # -- pages -----------------------------------------------------------------------------
     def page_call(self, request: PageRequest) -> Call:
-        url = f"{self.settings.base_url}/crm/{API_VERSION}/objects/{request.stream}"
+        url = f"{self.settings.base_url}/crm/{api.API_VERSION}/objects/{request.stream}"
         properties = self._properties[request.stream]
         if request.kind == "full_refresh":
             params: dict[str, Any] = {"limit": self.settings.list_page_size,
@@ -76,7 +70,7 @@ class HubSpotConnector(HttpConnector):
             if request.cursor:
                 params["after"] = request.cursor["after"]
             return Call("list", url, params=params)
-        prop = LAST_MODIFIED[request.stream]
+        prop = api.LAST_MODIFIED[request.stream]
         cursor = _search_cursor(request)
         if cursor["mode"] == "ties":
             filters = [
@@ -134,13 +128,13 @@ class HubSpotConnector(HttpConnector):
             return header
         info = reply.body if isinstance(reply.body, dict) else {}
         if reply.status != 429 and info.get("errorType") != "RATE_LIMIT":
-            return LOCKED_RETRY_S if reply.status == 423 else None
+            return api.LOCKED_RETRY_S if reply.status == 423 else None
         if info.get("policyName") == "DAILY":
             return _seconds_to_utc_midnight()
         if "secondly limit" in str(info.get("message", "")):
             return 1.0
         interval_ms = header_int(reply.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-        return interval_ms / 1000 if interval_ms is not None else DEFAULT_INTERVAL_S
+        return interval_ms / 1000 if interval_ms is not None else api.DEFAULT_INTERVAL_S
 
 
 def _search_cursor(request: PageRequest) -> dict[str, Any]:
@@ -191,7 +185,7 @@ def slow_down(headers: httpx.Headers) -> int:
     burst = slow_down_ms(
         header_int(headers, "X-HubSpot-RateLimit-Remaining"),
         header_int(headers, "X-HubSpot-RateLimit-Max"),
-        interval_ms or DEFAULT_INTERVAL_S * 1000,
+        interval_ms or api.DEFAULT_INTERVAL_S * 1000,
     )
     daily = slow_down_ms(
         header_int(headers, "X-HubSpot-RateLimit-Daily-Remaining"),
