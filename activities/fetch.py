@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities import limiter, logs, metrics
 from activities.models import FetchRequest, PageRef
 from activities.runtime import connector_for, db, http, read
-from connectors.base import Page, PageRequest
+from connectors.base import Connector, Page, PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
 from store import staging, sync_state, vault
 from store.db import from_ms
@@ -31,7 +31,7 @@ RUN_SECONDS = 2.0
 STAGE_RECORDS = staging.TRANSACTION_RECORDS
 
 
-def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
+def _prepare(conn: Connection, request: FetchRequest) -> tuple[Connector, str, int]:
     connector, _, _ = connector_for(conn, request.connection)
     try:
         stored = vault.load(conn, request.connection)
@@ -72,7 +72,7 @@ def _stage(
 
 
 async def _call(
-    connector: Any, token: str, version: int, request: FetchRequest, page_no: int,
+    connector: Connector, token: str, version: int, request: FetchRequest, page_no: int,
     cursor: dict[str, Any] | None, at: Any,
 ) -> Page:
     try:

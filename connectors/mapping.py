@@ -123,6 +123,17 @@ def default_mapping(provider: str, stream: str, model: type[Mapping] = Mapping) 
     return model.model_validate(json.loads(text))
 
 
+def with_id(mapping: Mapping, path: str) -> Mapping:
+    """`mapping` reading the record id at `path` (a REST stream's `primary_key`): one identity,
+    so a mapping that names another is refused."""
+    if "id" not in mapping.model_fields_set:
+        return mapping.model_copy(update={"id": path})
+    if mapping.id != path:
+        raise ValueError(f"the record id is {path!r} (primary_key), not {mapping.id!r}: "
+                         "name one")
+    return mapping
+
+
 def record_id(mapping: Mapping, record: Any) -> str:
     """The record's external id by the mapping's `id` path ('' when a record has none)."""
     value = _get(record, mapping.id) if isinstance(record, dict) else None

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails
 from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot_api import HubSpotSettings
-from connectors.mapping import Mapping, default_mapping
+from connectors.mapping import Mapping, default_mapping, with_id
 from connectors.rest import RestConnector
 from connectors.rest_config import RestSettings
 from connectors.salesforce import SalesforceConnector
@@ -31,6 +31,8 @@ class Provider:
     streams: tuple[str, ...] | Callable[[Any], tuple[str, ...]]
     default_mapping: Callable[[Any, str], Mapping]
     make: Callable[[Any, dict[str, Mapping]], Connector]
+    # Where a stream's records carry their id, when the settings say (a REST `primary_key`).
+    identity: Callable[[Any, str], str] | None = None
 
     def streams_of(self, settings: Any) -> tuple[str, ...]:
         return self.streams(settings) if callable(self.streams) else self.streams
@@ -53,6 +55,7 @@ PROVIDERS: dict[str, Provider] = {
     "rest": Provider(
         RestSettings, Mapping, lambda s: tuple(s.streams),
         lambda s, stream: s.streams[stream].mapping, lambda s, m: RestConnector(s),
+        lambda s, stream: s.streams[stream].primary_key,
     ),
 }
 SETTINGS: dict[str, type[BaseModel]] = {name: p.settings for name, p in PROVIDERS.items()}
@@ -100,17 +103,11 @@ def streams(provider: str, config: dict[str, Any]) -> tuple[str, ...]:
 
 
 def mappings(
-    provider: str, overrides: dict[str, Any] | None = None, settings: BaseModel | None = None
+    provider: str, overrides: dict[str, Any] | None, settings: BaseModel
 ) -> dict[str, Mapping]:
-    """Each stream's mapping: the connection's own where it has one, else the default.
-
-    Without `settings` (a REST connection's streams come from them) only the overrides given
-    are checked; the REST settings validate their own streams' mappings.
-    """
+    """Each stream's mapping: the connection's own where it has one, else the default."""
     spec = _provider(provider)
     overrides = overrides or {}
-    if settings is None and callable(spec.streams):
-        return {s: _override(spec, s, doc) for s, doc in overrides.items()}
     names = spec.streams_of(settings)
     unknown = set(overrides) - set(names)
     if unknown:
@@ -120,10 +117,21 @@ def mappings(
             "ctx": {"error": ValueError(f"no stream {name!r}; streams: {', '.join(names)}")},
         } for name in sorted(unknown)])
     return {
-        stream: _override(spec, stream, overrides[stream]) if stream in overrides
-        else spec.default_mapping(settings, stream)
+        stream: _identified(spec, settings, stream, _override(spec, stream, overrides[stream]))
+        if stream in overrides else spec.default_mapping(settings, stream)
         for stream in names
     }
+
+
+def _identified(spec: Provider, settings: Any, stream: str, mapping: Mapping) -> Mapping:
+    if spec.identity is None:
+        return mapping
+    try:
+        return with_id(mapping, spec.identity(settings, stream))
+    except ValueError as exc:
+        raise ValidationError.from_exception_data("mappings", [{
+            "type": "value_error", "loc": ("mappings", stream, "id"), "input": mapping.id,
+            "ctx": {"error": exc}}]) from None
 
 
 def build(provider: str, config: dict[str, Any]) -> tuple[Connector, dict[str, Mapping]]:

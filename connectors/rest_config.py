@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import HttpSettings
 from connectors.errors import Category
-from connectors.mapping import Mapping
+from connectors.mapping import Mapping, with_id
 from connectors.paginators import Pagination
 
 
@@ -76,7 +76,7 @@ class StreamSpec(_Model):
     path: str
     params: dict[str, str | int | bool] = {}
     records_path: str = Field("", description="dotted path of the record list; '' = the body")
-    # The record's identity: the mapping's `id` (one source; the mapping may repeat it).
+    # The record's identity: the `id` of the stream's mapping and of any override of it.
     primary_key: str = "id"
     cursor_field: str = Field(description="dotted path of the record's last-modified time")
     cursor_format: TimeFormat = "iso8601"
@@ -86,11 +86,7 @@ class StreamSpec(_Model):
 
     @model_validator(mode="after")
     def _one_identity(self) -> StreamSpec:
-        if "id" not in self.mapping.model_fields_set:
-            self.mapping = self.mapping.model_copy(update={"id": self.primary_key})
-        elif self.mapping.id != self.primary_key:
-            raise ValueError(f"primary_key {self.primary_key!r} and mapping.id "
-                             f"{self.mapping.id!r} name two identities: keep one")
+        self.mapping = with_id(self.mapping, self.primary_key)
         return self
 
 
