@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.models import FetchRequest, PageRef
-from connectors.base import Page, PageRequest
+from connectors.base import Connector, Page, PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
 from infra import http, limiter, logs, metrics
 from infra.configured import connector_for
@@ -33,7 +33,7 @@ RUN_SECONDS = 2.0
 STAGE_RECORDS = staging.TRANSACTION_RECORDS
 
 
-def _prepare(conn: Connection, request: FetchRequest) -> tuple[Any, str, int]:
+def _prepare(conn: Connection, request: FetchRequest) -> tuple[Connector, str, int]:
     connector, _, _ = connector_for(conn, request.connection)
     try:
         stored = vault.load(conn, request.connection)
@@ -74,7 +74,7 @@ def _stage(
 
 
 async def _call(
-    db: Transactions, client: httpx.AsyncClient, connector: Any, token: str, version: int,
+    db: Transactions, client: httpx.AsyncClient, connector: Connector, token: str, version: int,
     request: FetchRequest, page_no: int, cursor: dict[str, Any] | None, at: Any,
 ) -> Page:
     try:
@@ -134,13 +134,13 @@ async def fetch(db: Transactions, client: httpx.AsyncClient, request: FetchReque
         metrics.count(metrics.RECORDS_FETCHED, len(page.records), at)
         metrics.count(metrics.PAGES_FETCHED, 1, at)
         log.info("fetched page %d: %d records", page_no, len(page.records))
-        slow_down_ms = int(page.extra.get("slow_down_ms", 0))
+        slow_down_ms = page.slow_down_ms
         if slow_down_ms:
             log.info("provider headroom low (%s requests left): this stream waits %d ms before "
                      "its next request", page.rate_remaining, slow_down_ms)
         last = (page_no == end - 1 or cursor is None or slow_down_ms or fetched >= RUN_RECORDS
                 or time.monotonic() - started >= RUN_SECONDS)
-        usage = page.extra.get("api_usage")
+        usage = page.api_usage
         del page  # serialized: its records are not held through staging or the next call
         if last or sum(count for _, _, count in unstaged) >= STAGE_RECORDS:
             page_ids += await db.write(_stage, request, unstaged, usage)

@@ -1,13 +1,12 @@
-"""What a connector is: a provider's pages, token refresh and record identity."""
+"""What a connector is: a provider's pages and token refresh, whatever speaks HTTP to it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import httpx
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -23,13 +22,19 @@ class SyncSettings(BaseModel):
     pages_per_run: int = Field(300, ge=1, le=2000)
     # Staleness SLA in seconds (default: twice the sync interval, one hour without one).
     sla_s: float | None = Field(None, gt=0)
-    # Enforced by the Temporal server per connection (starter.rate_limits); None: no limit.
+    # Enforced by the Temporal server per connection (infra.rate_limits); None: no limit.
     requests_per_second: float | None = Field(None, gt=0, le=10_000)
     # Where a full refresh starts (the provider holds nothing older worth syncing). With it, a
     # connector that bounds windows in time can split a full refresh into parallel slices too.
     start_date: datetime | None = None
     # Time slices of a window fetched at once; the rate limit still paces them together.
     parallel_fetches: int = Field(4, ge=1, le=32)
+
+
+class HttpSettings(SyncSettings):
+    """A provider reached over HTTP: credentials go to this origin only."""
+
+    base_url: str
 
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]
@@ -50,7 +55,10 @@ class Page:
     next_cursor: dict[str, Any] | None
     # Provider rate-limit headroom, when the response said so.
     rate_remaining: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # How long the stream waits before its next request (connectors.headroom).
+    slow_down_ms: int = 0
+    # The provider's daily allowance, {"used": n, "limit": m}, when it reports one (Salesforce).
+    api_usage: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,18 +69,20 @@ class TokenGrant:
 
 
 class Connector(Protocol):
-    provider: str
-    streams: tuple[str, ...]
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def streams(self) -> tuple[str, ...]: ...
+
+    @property
+    def settings(self) -> SyncSettings: ...
 
     async def fetch_page(
         self, client: httpx.AsyncClient, access_token: str, request: PageRequest
     ) -> Page: ...
 
     def refresh(self, client_secret: str, refresh_token: str) -> TokenGrant: ...
-
-    def record_id(self, raw: dict[str, Any]) -> str: ...
-
-    def record_updated_ms(self, raw: dict[str, Any]) -> int: ...
 
     def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
         """Window kinds this stream can fetch as independent time ranges on the provider side."""
@@ -81,11 +91,3 @@ class Connector(Protocol):
     def rate_keys(self) -> dict[SyncKind, tuple[str, float]]:
         """Window kinds whose requests count against a budget of their own: (name, rate)."""
         ...
-
-
-def json_or_none(response: httpx.Response) -> Any:
-    """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller)."""
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None

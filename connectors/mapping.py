@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, Literal
@@ -19,6 +19,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Table
 
+from infra.times import from_ms, to_utc
 from store.schema import CANONICAL_TABLES
 
 Transform = Literal[
@@ -122,6 +123,17 @@ def default_mapping(provider: str, stream: str, model: type[Mapping] = Mapping) 
     return model.model_validate(json.loads(text))
 
 
+def with_id(mapping: Mapping, path: str) -> Mapping:
+    """`mapping` reading the record id at `path` (a REST stream's `primary_key`): one identity,
+    so a mapping that names another is refused."""
+    if "id" not in mapping.model_fields_set:
+        return mapping.model_copy(update={"id": path})
+    if mapping.id != path:
+        raise ValueError(f"the record id is {path!r} (primary_key), not {mapping.id!r}: "
+                         "name one")
+    return mapping
+
+
 def record_id(mapping: Mapping, record: Any) -> str:
     """The record's external id by the mapping's `id` path ('' when a record has none)."""
     value = _get(record, mapping.id) if isinstance(record, dict) else None
@@ -148,16 +160,12 @@ def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime
     """Naive UTC from epoch milliseconds, ISO 8601 or `fmt`; values without a zone are in `zone`."""
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
         try:
-            return datetime.fromtimestamp(int(value) / 1000, UTC).replace(tzinfo=None)
+            return from_ms(int(value))
         except (OverflowError, OSError):
             raise ValueError(f"epoch milliseconds out of range: {value!r}") from None
     text = str(value)
-    parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
-    if parsed.tzinfo is UTC:
-        return parsed.replace(tzinfo=None)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    return to_utc(datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text),
+                  ZoneInfo(zone))
 
 
 def _number(value: Any) -> Decimal:
@@ -199,12 +207,12 @@ def _apply_field(spec: FieldMapping, record: dict[str, Any]) -> Any:
             return email
         case "phone_e164":
             try:
-                number = phonenumbers.parse(str(value), spec.region)
+                phone = phonenumbers.parse(str(value), spec.region)
             except phonenumbers.NumberParseException:
                 return str(value)  # keep what the provider has rather than lose it
-            if not phonenumbers.is_possible_number(number):
+            if not phonenumbers.is_possible_number(phone):
                 return str(value)
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.E164)
         case "datetime":
             return _datetime(value, spec.format, spec.timezone)
         case "number":

@@ -11,21 +11,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from connectors.base import Connector
-from connectors.hubspot import HubSpotConnector, HubSpotSettings
-from connectors.mapping import Mapping, default_mapping
-from connectors.rest import RestConnector, RestSettings
-from connectors.salesforce import SalesforceConnector, SalesforceMapping, SalesforceSettings
+from connectors.hubspot import HubSpotConnector
+from connectors.hubspot_api import HubSpotSettings
+from connectors.mapping import Mapping, default_mapping, with_id
+from connectors.rest import RestConnector
+from connectors.rest_config import RestSettings
+from connectors.salesforce import SalesforceConnector
+from connectors.salesforce_api import SalesforceMapping, SalesforceSettings
 
 
 @dataclass(frozen=True)
 class Provider:
     settings: type[BaseModel]
     mapping: type[Mapping]
-    streams: Callable[[Any], tuple[str, ...]]
+    # A code provider's streams, or how a connection's settings declare them (REST).
+    streams: tuple[str, ...] | Callable[[Any], tuple[str, ...]]
     default_mapping: Callable[[Any, str], Mapping]
     make: Callable[[Any, dict[str, Mapping]], Connector]
+    # Where a stream's records carry their id, when the settings say (a REST `primary_key`).
+    identity: Callable[[Any, str], str] | None = None
+
+    def streams_of(self, settings: Any) -> tuple[str, ...]:
+        return self.streams(settings) if callable(self.streams) else self.streams
 
 
 def _packaged(provider: str, model: type[Mapping] = Mapping) -> Callable[[Any, str], Mapping]:
@@ -34,25 +44,21 @@ def _packaged(provider: str, model: type[Mapping] = Mapping) -> Callable[[Any, s
 
 PROVIDERS: dict[str, Provider] = {
     "hubspot": Provider(
-        HubSpotSettings, Mapping, lambda s: HubSpotConnector.streams, _packaged("hubspot"),
+        HubSpotSettings, Mapping, HubSpotConnector.streams, _packaged("hubspot"),
         lambda s, m: HubSpotConnector(s, {k: v.source_properties() for k, v in m.items()}),
     ),
     "salesforce": Provider(
-        SalesforceSettings, SalesforceMapping, lambda s: SalesforceConnector.streams,
+        SalesforceSettings, SalesforceMapping, SalesforceConnector.streams,
         _packaged("salesforce", SalesforceMapping),
         lambda s, m: SalesforceConnector(s, {k: v.source_paths() for k, v in m.items()}),
     ),
     "rest": Provider(
         RestSettings, Mapping, lambda s: tuple(s.streams),
         lambda s, stream: s.streams[stream].mapping, lambda s, m: RestConnector(s),
+        lambda s, stream: s.streams[stream].primary_key,
     ),
 }
 SETTINGS: dict[str, type[BaseModel]] = {name: p.settings for name, p in PROVIDERS.items()}
-# The providers whose streams do not depend on the connection (a REST connection's do: ask
-# `streams(provider, config)`).
-STREAMS: dict[str, tuple[str, ...]] = {
-    "hubspot": HubSpotConnector.streams, "salesforce": SalesforceConnector.streams,
-}
 
 
 class UnknownProvider(ValueError):
@@ -70,10 +76,16 @@ def _override(spec: Provider, stream: str, document: Any) -> Mapping:
     try:
         return spec.mapping.model_validate(document)
     except ValidationError as exc:
-        raise ValidationError.from_exception_data("mappings", [{
-            "type": e["type"], "loc": ("mappings", stream, *e["loc"]), "input": e["input"],
-            **({"ctx": e["ctx"]} if "ctx" in e else {}),
-        } for e in exc.errors()]) from None
+        raise ValidationError.from_exception_data(
+            "mappings", [_located(e, stream) for e in exc.errors()]) from None
+
+
+def _located(error: ErrorDetails, stream: str) -> InitErrorDetails:
+    details: InitErrorDetails = {"type": error["type"], "input": error["input"],
+                                 "loc": ("mappings", stream, *error["loc"])}
+    if "ctx" in error:
+        details["ctx"] = error["ctx"]
+    return details
 
 
 def _settings_only(config: dict[str, Any]) -> dict[str, Any]:
@@ -87,22 +99,16 @@ def validate_settings(provider: str, config: dict[str, Any]) -> BaseModel:
 def streams(provider: str, config: dict[str, Any]) -> tuple[str, ...]:
     """The streams of a connection with this provider and configuration."""
     spec = _provider(provider)
-    return spec.streams(validate_settings(provider, _settings_only(config)))
+    return spec.streams_of(validate_settings(provider, _settings_only(config)))
 
 
 def mappings(
-    provider: str, overrides: dict[str, Any] | None = None, settings: BaseModel | None = None
+    provider: str, overrides: dict[str, Any] | None, settings: BaseModel
 ) -> dict[str, Mapping]:
-    """Each stream's mapping: the connection's own where it has one, else the default.
-
-    Without `settings` (a REST connection's streams come from them) only the overrides given
-    are checked; the REST settings validate their own streams' mappings.
-    """
+    """Each stream's mapping: the connection's own where it has one, else the default."""
     spec = _provider(provider)
     overrides = overrides or {}
-    if settings is None and provider not in STREAMS:
-        return {s: _override(spec, s, doc) for s, doc in overrides.items()}
-    names = spec.streams(settings)
+    names = spec.streams_of(settings)
     unknown = set(overrides) - set(names)
     if unknown:
         # A pydantic error, so `connection add` reports it like any other bad setting.
@@ -111,10 +117,21 @@ def mappings(
             "ctx": {"error": ValueError(f"no stream {name!r}; streams: {', '.join(names)}")},
         } for name in sorted(unknown)])
     return {
-        stream: _override(spec, stream, overrides[stream]) if stream in overrides
-        else spec.default_mapping(settings, stream)
+        stream: _identified(spec, settings, stream, _override(spec, stream, overrides[stream]))
+        if stream in overrides else spec.default_mapping(settings, stream)
         for stream in names
     }
+
+
+def _identified(spec: Provider, settings: Any, stream: str, mapping: Mapping) -> Mapping:
+    if spec.identity is None:
+        return mapping
+    try:
+        return with_id(mapping, spec.identity(settings, stream))
+    except ValueError as exc:
+        raise ValidationError.from_exception_data("mappings", [{
+            "type": "value_error", "loc": ("mappings", stream, "id"), "input": mapping.id,
+            "ctx": {"error": exc}}]) from None
 
 
 def build(provider: str, config: dict[str, Any]) -> tuple[Connector, dict[str, Mapping]]:

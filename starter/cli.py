@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.registry import SETTINGS, uses_refresh_token
-from connectors.rest import load_config
+from connectors.rest_config import load_config
 from starter import connections as connection_service
 from starter import status_view
 from starter.errors import USAGE, CliError, handle_errors, stderr

@@ -22,8 +22,7 @@ def validate(provider: str, config: dict[str, Any]) -> None:
     """Reject bad settings and mappings now, not halfway through a sync."""
     settings = {k: v for k, v in config.items() if k != "mappings"}
     try:
-        validate_settings(provider, settings)
-        mappings(provider, config.get("mappings"))
+        mappings(provider, config.get("mappings"), validate_settings(provider, settings))
     except UnknownProvider as exc:
         raise InvalidConnection(str(exc)) from None
     except ValidationError as exc:

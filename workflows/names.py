@@ -15,7 +15,7 @@ def provider_queue(provider: str) -> str:
 
 
 # The provider queues' per-connection rate limit is this rate scaled by the connection's
-# fairness weight (starter.rate_limits sets it on the queue; the workflow sets the weight).
+# fairness weight (infra.rate_limits sets it on the queue; the workflow sets the weight).
 RATE_LIMIT_BASE_RPS = 1.0
 UNLIMITED_RPS = 1000.0
 

@@ -49,7 +49,7 @@ RETRY = RetryPolicy(
 )
 DB_TIMEOUT = timedelta(minutes=2)
 PROVIDER_TIMEOUT = timedelta(seconds=90)
-# Activities heartbeat every second (activities.heartbeat): a dead worker's attempt is retried
+# Activities heartbeat every second (infra.heartbeat): a dead worker's attempt is retried
 # after this, not after the whole start-to-close timeout.
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 

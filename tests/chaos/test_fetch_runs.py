@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from connectors.rest import load_config
+from connectors.rest_config import load_config
 from sandbox import SandboxServer
 from sandbox.rest_example import PeopleApi, create_app
 from starter import connections as connection_service

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from connectors.base import PageRequest
 from connectors.errors import ProviderError
-from connectors.hubspot import HubSpotConnector, HubSpotSettings, _error
+from connectors.http import Reply
+from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.mapping import apply, default_mapping
 from workflows.inputs import parse_backfill, parse_input
 
@@ -67,7 +68,8 @@ def test_any_error_response_maps_to_the_envelope(status: int, body: Any,
         parsed = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         parsed = None
-    error = _error(response, parsed, "search")
+    connector = HubSpotConnector(HubSpotSettings(client_id="c"), {})
+    error = connector.error(Reply(response, parsed), "search")
     assert error.category in CATEGORIES
     assert error.retry_after is None or error.retry_after >= 0
 

@@ -22,7 +22,8 @@ from activities.fetch import fetch_page
 from activities.models import FetchRequest, PageRef, TokenRequest
 from activities.token import refresh_token
 from connectors.base import PageRequest
-from connectors.rest import RestConnector, RestSettings, load_config
+from connectors.rest import RestConnector
+from connectors.rest_config import RestSettings, load_config
 from infra import limiter
 from sandbox import HubSpotSandbox, SandboxServer
 from starter import connections
@@ -94,7 +95,7 @@ async def test_rest_connection_reports_headroom_from_configured_headers(
         while True:
             page = await connector.fetch_page(client, token, PageRequest(
                 "contacts", "full_refresh", None, int(time.time() * 1000), cursor))
-            waits.append(page.extra["slow_down_ms"])
+            waits.append(page.slow_down_ms)
             cursor = page.next_cursor
             if cursor is None:
                 break

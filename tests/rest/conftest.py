@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from connectors.rest import load_config
+from connectors.rest_config import load_config
 from sandbox import HubSpotSandbox, SandboxServer
 from sandbox.rest_example import PeopleApi, create_app
 from starter import connections as connection_service

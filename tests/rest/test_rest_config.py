@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.registry import streams
-from connectors.rest import load_config
+from connectors.rest_config import load_config
 from starter.connections import InvalidConnection, validate
 from tests.rest.conftest import EXAMPLES
 

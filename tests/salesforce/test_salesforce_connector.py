@@ -53,7 +53,7 @@ async def test_page_drops_attributes_and_reads_the_daily_usage(org: Any) -> None
     async with httpx.AsyncClient() as client:
         page = await connector.fetch_page(client, token, FULL)
         assert len(page.records) == 5 and "attributes" not in page.records[0]
-        assert page.extra["api_usage"] == {"used": 1, "limit": 3} and page.rate_remaining == 2
+        assert page.api_usage == {"used": 1, "limit": 3} and page.rate_remaining == 2
         await connector.fetch_page(client, token, FULL)
         await connector.fetch_page(client, token, FULL)
         with pytest.raises(ProviderError) as info:

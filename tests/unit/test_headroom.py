@@ -10,8 +10,10 @@ import pytest
 
 from connectors import hubspot
 from connectors.headroom import DAY_MS, header_int, slow_down_ms
-from connectors.rest import RestConnector, RestSettings, load_config
-from connectors.salesforce import SalesforceConnector, SalesforceSettings
+from connectors.rest import RestConnector
+from connectors.rest_config import RestSettings, load_config
+from connectors.salesforce import SalesforceConnector
+from connectors.salesforce_api import SalesforceSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
 

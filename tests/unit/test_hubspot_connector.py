@@ -10,9 +10,15 @@ import httpx
 import pytest
 
 from connectors.errors import ProviderError
-from connectors.hubspot import HubSpotConnector, HubSpotSettings, _error
+from connectors.http import Reply
+from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.mapping import default_mapping
 from sandbox import HubSpotSandbox, SandboxServer
+
+
+def _error(response: httpx.Response, body: Any, operation: str) -> ProviderError:
+    connector = HubSpotConnector(HubSpotSettings(client_id="c"), {})
+    return connector.error(Reply(response, body), operation)
 
 
 def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -1,0 +1,138 @@
+"""A declarative REST connection's configuration: the models it is validated against, and files.
+
+One connection = base URL + auth + streams; a stream = path, records path, primary key, cursor
+field and format, pagination, optional incremental window parameters, and its mapping. Rate-limit
+headers and errors carried in a 200 body are configured once per connection.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from connectors.base import HttpSettings
+from connectors.errors import Category
+from connectors.mapping import Mapping, with_id
+from connectors.paginators import Pagination
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OAuth2RefreshToken(_Model):
+    """Vault: client secret + refresh token."""
+
+    type: Literal["oauth2_refresh_token"]
+    token_url: str
+    client_id: str
+
+
+class OAuth2ClientCredentials(_Model):
+    """Vault: client secret (the refresh token field is unused)."""
+
+    type: Literal["oauth2_client_credentials"]
+    token_url: str
+    client_id: str
+    scope: str | None = None
+
+
+class ApiKey(_Model):
+    """Vault: the key, in the client secret field."""
+
+    type: Literal["api_key"]
+    name: str = Field(description="header or query parameter name, e.g. X-API-Key")
+    location: Literal["header", "query"] = "header"
+    prefix: str = ""  # e.g. "Token " for `Authorization: Token <key>`
+
+
+class Basic(_Model):
+    """Vault: the password, in the client secret field."""
+
+    type: Literal["basic"]
+    username: str
+
+
+Auth = Annotated[
+    OAuth2RefreshToken | OAuth2ClientCredentials | ApiKey | Basic, Field(discriminator="type")
+]
+TimeFormat = Literal["iso8601", "epoch_ms", "epoch_s"]
+
+
+class Incremental(_Model):
+    """Query parameters that bound a window on the provider side."""
+
+    start_param: str
+    end_param: str | None = None
+    format: TimeFormat = "iso8601"
+
+
+class StreamSpec(_Model):
+    path: str
+    params: dict[str, str | int | bool] = {}
+    records_path: str = Field("", description="dotted path of the record list; '' = the body")
+    # The record's identity: the `id` of the stream's mapping and of any override of it.
+    primary_key: str = "id"
+    cursor_field: str = Field(description="dotted path of the record's last-modified time")
+    cursor_format: TimeFormat = "iso8601"
+    incremental: Incremental | None = None
+    pagination: Pagination
+    mapping: Mapping
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> StreamSpec:
+        self.mapping = with_id(self.mapping, self.primary_key)
+        return self
+
+
+class RateLimit(_Model):
+    remaining_header: str | None = None
+    retry_after_header: str = "Retry-After"  # seconds
+    reset_header: str | None = None  # epoch seconds when the window resets
+    default_retry_s: float = Field(default=10.0, ge=0)
+    # The window's budget (a header, else a fixed number) and length: with the remaining count
+    # they let a stream slow down before the budget runs out (connectors.headroom).
+    limit_header: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    interval_s: float | None = Field(default=None, gt=0)
+
+
+class ErrorInBody(_Model):
+    """A 200 whose body says it failed: the value at `path` is present (and one of `values`)."""
+
+    path: str
+    values: list[str | int | bool] | None = None
+    message_path: str | None = None
+    category: Category = "server_error"
+
+
+class RestSettings(HttpSettings):
+    auth: Auth
+    streams: dict[str, StreamSpec] = Field(min_length=1)
+    headers: dict[str, str] = {}
+    rate_limit: RateLimit = RateLimit()
+    error_in_body: ErrorInBody | None = None
+    refresh_margin_s: int = Field(60, ge=0)
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """A connection configuration from a .toml, .json or .yaml file."""
+    text = path.read_text()
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    if path.suffix == ".json":
+        return dict(json.loads(text))
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path} must hold a mapping of settings")
+        return loaded
+    raise ValueError(f"{path}: expected a .toml, .json or .yaml file")
