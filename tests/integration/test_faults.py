@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.integration.conftest import wait_for_status
+from tests.support.stacks import wait_for_status
 
 
 async def test_token_expiry_mid_sync_refreshes_once_and_continues(make_stack: Any) -> None:

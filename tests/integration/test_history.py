@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from tests.integration.conftest import wait_for_status
 
 from store import vault
 from store.db import engine
-from tests.integration.conftest import wait_for_status
 from workflows.stream_sync import StreamSync
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"

@@ -1,0 +1,23 @@
+"""Reading a workflow's history in tests."""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowHistory
+
+
+def most_fetches_in_flight(history: WorkflowHistory) -> int:
+    """The largest number of fetch_page activities scheduled and not yet closed at one time."""
+    fetches: set[int] = set()
+    in_flight = most = 0
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            if event.activity_task_scheduled_event_attributes.activity_type.name == "fetch_page":
+                fetches.add(event.event_id)
+                in_flight += 1
+                most = max(most, in_flight)
+            continue
+        for name in ("completed", "failed", "timed_out", "canceled"):
+            attrs = f"activity_task_{name}_event_attributes"
+            if event.HasField(attrs) and getattr(event, attrs).scheduled_event_id in fetches:
+                in_flight -= 1
+    return most
