@@ -122,7 +122,22 @@ def test_backfill_signal_is_valid_or_a_clear_error(raw: Any) -> None:
         assert window.until_ms is None or window.until_ms > window.since_ms
 
 
-@pytest.mark.parametrize("value", ["x" * 10_000, "\x00", "../../etc", "sync/a/b"])
-def test_oversized_or_odd_names_fail_fast(value: str) -> None:
-    with pytest.raises(ValueError):
-        parse_input({"connection": value, "stream": value * 200})
+ODD_NAMES = ["x" * 10_000, "\x00", "../../etc", "sync/a/b", "-leading-dash", "a b"]
+
+
+@pytest.mark.parametrize("value", [*ODD_NAMES, "x" * 201])
+def test_oversized_or_odd_connection_names_fail_fast(value: str) -> None:
+    # A valid stream beside it: the connection's own rules must be what refuses the input.
+    with pytest.raises(ValueError, match=r"\(connection: "):
+        parse_input({"connection": value, "stream": "contacts"})
+
+
+@pytest.mark.parametrize("value", [*ODD_NAMES, "x" * 101])
+def test_oversized_or_odd_stream_names_fail_fast(value: str) -> None:
+    with pytest.raises(ValueError, match=r"\(stream: "):
+        parse_input({"connection": "acme", "stream": value})
+
+
+def test_names_up_to_their_limits_are_accepted() -> None:
+    parsed = parse_input({"connection": "a" * 200, "stream": "s" * 100})
+    assert (len(parsed.connection), len(parsed.stream)) == (200, 100)
