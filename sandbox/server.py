@@ -43,7 +43,7 @@ class SandboxServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
-        # (monotonic arrival time, path) of every HTTP request: tests measure real pacing here.
+        # (arrival in epoch seconds, path) of every HTTP request: tests measure real pacing here.
         self.requests: list[tuple[float, str]] = []
 
     @property
@@ -74,7 +74,7 @@ class SandboxServer:
 
     async def _logged(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            self.requests.append((time.monotonic(), scope["path"]))
+            self.requests.append((time.time(), scope["path"]))
         await self.app(scope, receive, send)
 
     def stop(self) -> None:

@@ -67,7 +67,7 @@ class Stack:
         return workflow_id(self.connection, self.stream)
 
     def provider_requests(self, path: str) -> list[float]:
-        """When each request for `path` reached the sandbox (monotonic seconds)."""
+        """When each request for `path` reached the sandbox (epoch seconds)."""
         return [at for at, got in self.server.requests if got == path]
 
     def mapping(self, stream: str | None = None) -> Mapping:
