@@ -240,6 +240,7 @@ async def wait_for_status(
         return seen[-1] if predicate(seen[-1]) else None
 
     try:
-        return await until(matching, timeout, "the status to match")
+        status: dict[str, Any] = await until(matching, timeout, "the status to match")
     except AssertionError:
         raise AssertionError(f"status never matched: {json.dumps(seen[-1:])}") from None
+    return status
