@@ -135,7 +135,8 @@ async def test_watch_redraws_as_the_database_changes(database_url: str) -> None:
         _add_run("watched", "just-now", timedelta(seconds=1), upserted=4242)
         await output.wait_for("4242", after=first)  # a later frame shows the new run
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        await until(lambda: proc.poll() is not None, 20, "status --watch to exit on Ctrl-C")
+        assert proc.returncode == 0
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:
