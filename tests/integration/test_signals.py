@@ -9,7 +9,7 @@ from sqlalchemy import delete
 
 from store.db import engine
 from store.schema import contacts
-from tests.integration.conftest import wait_for_status
+from tests.support.stacks import wait_for_status
 
 
 async def test_pause_holds_between_pages_and_resume_continues(make_stack: Any) -> None:

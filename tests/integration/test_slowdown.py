@@ -10,7 +10,6 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +27,8 @@ from infra import limiter
 from sandbox import HubSpotSandbox, SandboxServer
 from starter import connections
 from store import vault
+from tests.support.stacks import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
 WINDOW_MS = 600_000
 _names = itertools.count(1)
 

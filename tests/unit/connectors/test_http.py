@@ -21,7 +21,7 @@ from sandbox import HubSpotSandbox, SandboxServer
 from sandbox.rest_example import PeopleApi, create_app
 from sandbox.salesforce_app import create_app as salesforce_app
 from sandbox.salesforce_state import SalesforceSandbox
-from tests.rest.conftest import EXAMPLES
+from tests.support.stacks import EXAMPLES
 
 NOW_MS = 4_102_444_800_000
 

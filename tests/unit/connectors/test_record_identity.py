@@ -11,7 +11,7 @@ from connectors.mapping import record_id
 from connectors.registry import build
 from connectors.rest_config import load_config
 from starter.connections import InvalidConnection, validate
-from tests.rest.conftest import EXAMPLES
+from tests.support.stacks import EXAMPLES
 
 PEOPLE = load_config(EXAMPLES / "people_api.toml")
 RECORD = {"id": 7, "uuid": "u-7", "email": "a@example.com", "updated_at": "2026-01-01T00:00:00Z"}
