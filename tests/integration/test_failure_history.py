@@ -95,7 +95,9 @@ async def test_blocking_failure_is_explained(make_stack: Any, category: str,
         stack.sandbox.inject("server_error", status=400)
     await wait_for_status(handle, lambda s: s["blocked"] is not None)
     failure = explained(await history_failures(stack), category)
-    page = int(re.search(r"page (\d+)", failure["message"]).group(1))  # type: ignore[union-attr]
+    found = re.search(r"page (\d+)", failure["message"])
+    assert found is not None, failure["message"]
+    page = int(found.group(1))
     assert page >= 1  # mid-sync: status counts pages started, and two were
     assert_provider_details(failure["message"], status, page)
     assert runbook_section(category)

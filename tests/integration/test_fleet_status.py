@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,17 +102,26 @@ async def test_a_blocked_sync_says_why_in_status(
 
 
 class _Output:
-    """Collects a child's stdout in a thread, so the test can poll it with a deadline."""
+    """Drains a child's stdout in a thread, so the pipe never fills and the test can search it.
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.text = ""
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+    Reads whatever the pipe holds at once: a redraw every 0.2 s is a lot of text, and a reader
+    slower than the child leaves it blocked in a write, deaf to Ctrl-C.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._read, args=(proc.stdout.fileno(),),
+                                        daemon=True)
         self._thread.start()
 
-    def _read(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for chunk in iter(lambda: proc.stdout.read(1), ""):  # type: ignore[union-attr]
-            self.text += chunk
+    def _read(self, fd: int) -> None:
+        while chunk := os.read(fd, 1 << 16):
+            self._chunks.append(chunk)
+
+    @property
+    def text(self) -> str:
+        return b"".join(self._chunks).decode(errors="replace")
 
     async def wait_for(self, needle: str, after: int = 0, timeout: float = 30) -> int:
         """Where `needle` first shows at or after `after` (found + 1 keeps position 0 truthy)."""
@@ -122,14 +132,16 @@ class _Output:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_watch_redraws_as_the_database_changes(database_url: str) -> None:
+async def test_watch_redraws_as_the_database_changes(database_url: str, tmp_path: Path) -> None:
     add("watched")
     env = {**os.environ, "TEMPORAL_ADDRESS": closed_port(), "TTY_COMPATIBLE": "1",
            "COLUMNS": "250"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "starter", "status", "--watch", "--interval", "0.2"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    errors = tmp_path / "stderr.txt"
+    with errors.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "starter", "status", "--watch", "--interval", "0.2"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=sink,
+        )
     try:
         output = _Output(proc)
         first = await output.wait_for("watched")
@@ -138,7 +150,7 @@ async def test_watch_redraws_as_the_database_changes(database_url: str) -> None:
         proc.send_signal(signal.SIGINT)
         await until(lambda: proc.poll() is not None, 20, "status --watch to exit on Ctrl-C")
         assert proc.returncode == 0
-        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+        assert "Traceback" not in errors.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()

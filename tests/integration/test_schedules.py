@@ -34,7 +34,7 @@ async def _first_run(client: Client, sid: str, timeout: float = 30) -> str:
         return (await handle.describe()).info.recent_actions
 
     recent = await until(recent_actions, timeout, f"schedule {sid} to start a run", interval=0.1)
-    return recent[0].action.workflow_id  # type: ignore[attr-defined]
+    return recent[0].action.workflow_id  # type: ignore[attr-defined]  # a start-workflow action
 
 
 def _cycles(connection: str) -> int:

@@ -88,7 +88,7 @@ async def test_any_page_body_is_records_or_a_provider_error(body: Any) -> None:
     now = int(time.time() * 1000)
     async with httpx.AsyncClient(transport=transport) as client:
         for kind in ("full_refresh", "incremental"):
-            request = PageRequest("contacts", kind, 0, now, None)  # type: ignore[arg-type]
+            request = PageRequest("contacts", kind, 0, now, None)  # type: ignore[arg-type]  # a SyncKind, as str
             try:
                 page = await connector.fetch_page(client, "token", request)
             except ProviderError as exc:

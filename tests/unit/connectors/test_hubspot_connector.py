@@ -101,7 +101,7 @@ async def _walk(connector: HubSpotConnector, token: str, kind: str, start: int |
     async with httpx.AsyncClient() as client:
         while True:
             page = await connector.fetch_page(client, token, PageRequest(
-                "contacts", kind, start, int(time.time() * 1000), cursor))  # type: ignore[arg-type]
+                "contacts", kind, start, int(time.time() * 1000), cursor))  # type: ignore[arg-type]  # a SyncKind, as str
             seen += [r["id"] for r in page.records]
             pages += 1
             cursor = page.next_cursor

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import DateTime, String, cast, create_engine, select, text
+from sqlalchemy import Connection, DateTime, String, cast, create_engine, select, text
 
 from store import staging
 from store.db import engine
@@ -19,7 +20,7 @@ def _row(external_id: str, updated: datetime, email: str) -> dict:
             "synced_at": datetime(2026, 1, 1)}
 
 
-def _emails(conn) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _emails(conn: Connection) -> dict[str, str]:
     return {r.external_id: r.email for r in conn.execute(select(contacts))}
 
 
@@ -41,7 +42,7 @@ def test_upsert_is_idempotent_and_never_regresses(database_url: str) -> None:
         assert _emails(conn)["1"] == "fixed@x.io"
 
 
-def _stage_transformed(conn, pages: list[list[dict]]) -> list[int]:  # type: ignore[no-untyped-def]
+def _stage_transformed(conn: Connection, pages: list[list[dict[str, Any]]]) -> list[int]:
     """Pages as transform_page leaves them: staged, then their rows serialized."""
     ids = []
     for page_no, rows in enumerate(pages):
