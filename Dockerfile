@@ -16,6 +16,7 @@ COPY pyproject.toml ./
 RUN touch worker.py && pip install . && pip uninstall --yes tributary && rm worker.py
 
 COPY worker.py ./
+COPY infra ./infra
 COPY store ./store
 COPY connectors ./connectors
 COPY activities ./activities
