@@ -19,7 +19,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Table
 
-from infra.times import from_ms, to_utc
+from infra.times import from_ms, parse_local
 from store.schema import CANONICAL_TABLES
 
 Transform = Literal[
@@ -163,9 +163,7 @@ def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime
             return from_ms(int(value))
         except (OverflowError, OSError):
             raise ValueError(f"epoch milliseconds out of range: {value!r}") from None
-    text = str(value)
-    return to_utc(datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text),
-                  ZoneInfo(zone))
+    return parse_local(str(value), fmt, ZoneInfo(zone))
 
 
 def _number(value: Any) -> Decimal:

@@ -32,7 +32,7 @@ class Provider:
     default_mapping: Callable[[Any, str], Mapping]
     make: Callable[[Any, dict[str, Mapping]], Connector]
     # Where a stream's records carry their id, when the settings say (a REST `primary_key`).
-    identity: Callable[[Any, str], str] | None = None
+    identity: Callable[[Any, str], str | None] | None = None
 
     def streams_of(self, settings: Any) -> tuple[str, ...]:
         return self.streams(settings) if callable(self.streams) else self.streams
@@ -124,10 +124,11 @@ def mappings(
 
 
 def _identified(spec: Provider, settings: Any, stream: str, mapping: Mapping) -> Mapping:
-    if spec.identity is None:
+    key = None if spec.identity is None else spec.identity(settings, stream)
+    if key is None:
         return mapping
     try:
-        return with_id(mapping, spec.identity(settings, stream))
+        return with_id(mapping, key)
     except ValueError as exc:
         raise ValidationError.from_exception_data("mappings", [{
             "type": "value_error", "loc": ("mappings", stream, "id"), "input": mapping.id,

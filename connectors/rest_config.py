@@ -76,8 +76,9 @@ class StreamSpec(_Model):
     path: str
     params: dict[str, str | int | bool] = {}
     records_path: str = Field("", description="dotted path of the record list; '' = the body")
-    # The record's identity: the `id` of the stream's mapping and of any override of it.
-    primary_key: str = "id"
+    # The record's identity, when declared: the `id` of the stream's mapping and of any
+    # override of it. Undeclared, each mapping's own `id` says (default "id").
+    primary_key: str | None = None
     cursor_field: str = Field(description="dotted path of the record's last-modified time")
     cursor_format: TimeFormat = "iso8601"
     incremental: Incremental | None = None
@@ -86,7 +87,8 @@ class StreamSpec(_Model):
 
     @model_validator(mode="after")
     def _one_identity(self) -> StreamSpec:
-        self.mapping = with_id(self.mapping, self.primary_key)
+        if self.primary_key is not None:
+            self.mapping = with_id(self.mapping, self.primary_key)
         return self
 
 

@@ -62,6 +62,12 @@ def parse_iso(text: str) -> datetime:
     return aware(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
 
 
+def parse_local(text: str, fmt: str | None = None, zone: tzinfo = UTC) -> datetime:
+    """Naive UTC of ISO 8601 text, or of text in strptime's `fmt`; text without a zone is in
+    `zone` (a mapping's source zone). Raises ValueError for anything else."""
+    return to_utc(datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text), zone)
+
+
 def parse_ms(value: str | int) -> int:
     """Epoch ms of ISO 8601 text or of epoch-ms digits (providers send both)."""
     if isinstance(value, int):

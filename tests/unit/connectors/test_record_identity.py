@@ -17,11 +17,13 @@ PEOPLE = load_config(EXAMPLES / "people_api.toml")
 RECORD = {"id": 7, "uuid": "u-7", "email": "a@example.com", "updated_at": "2026-01-01T00:00:00Z"}
 
 
-def _config(primary_key: str, mapping_id: str | None = None,
+def _config(primary_key: str | None, mapping_id: str | None = None,
             override: dict[str, Any] | None = None) -> dict[str, Any]:
     config = copy.deepcopy(PEOPLE)
     stream = config["streams"]["people"]
-    stream["primary_key"] = primary_key
+    stream.pop("primary_key", None)
+    if primary_key is not None:
+        stream["primary_key"] = primary_key
     stream["mapping"].pop("id")
     if mapping_id is not None:
         stream["mapping"]["id"] = mapping_id
@@ -51,3 +53,14 @@ def test_two_identities_are_refused() -> None:
     with pytest.raises(InvalidConnection) as info:
         validate("rest", _config("uuid", override=override))  # the override says `id`
     assert "mappings.people.id" in str(info.value)
+
+
+def test_without_a_primary_key_each_mapping_names_its_id() -> None:
+    # Configurations written before primary_key did anything keep working as they were.
+    _, mappings = build("rest", _config(None, "uuid"))
+    assert record_id(mappings["people"], RECORD) == "u-7"
+    override = copy.deepcopy(PEOPLE["streams"]["people"]["mapping"])  # it says `id`
+    _, mappings = build("rest", _config(None, "uuid", override=override))
+    assert record_id(mappings["people"], RECORD) == "7"
+    _, mappings = build("rest", _config(None))
+    assert record_id(mappings["people"], RECORD) == "7"  # the mapping's default id
