@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.times import from_ms_aware
+from infra.times import from_ms_aware, now_ms
 from starter import syncs
 from starter.errors import USAGE, CliError, handle_errors
 from workflows.inputs import parse_backfill
@@ -109,7 +109,7 @@ def backfill(
     """Re-sync a time range; the watermark never moves backwards."""
     window = {"since": since} | ({"until": until} if until else {})
     try:
-        parse_backfill(window)
+        parse_backfill(window, now_ms())
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
     _signal(connection, stream, tenant, "backfill", window)

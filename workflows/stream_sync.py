@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -25,11 +26,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import names, pacing, progress, windows
     from workflows.batching import Walk, run_pages
     from workflows.inputs import (
+        BACKFILL_EXAMPLE,
+        EXAMPLE,
         Slice,
         SyncInput,
         SyncState,
         Window,
         every_seconds,
+        no_input,
+        one_input,
         parse_backfill,
         parse_input,
     )
@@ -46,28 +51,44 @@ class StreamSync:
         self._sync_now = False
 
     # -- signals and query ----------------------------------------------------------------
+    # Each handler takes *args: Temporal calls it with whatever the sender passed (the CLI's
+    # `signal` without --input passes nothing, two --input flags two), and a handler whose
+    # signature does not fit raises inside the workflow task, failing it on every retry.
     @workflow.signal
-    def pause(self) -> None:
-        self._state.paused = True
-        self._show()
+    def pause(self, *args: Any) -> None:
+        with self._signal("pause"):
+            no_input("pause", args)
+            self._state.paused = True
+            self._show()
 
     @workflow.signal
-    def resume(self) -> None:
-        self._state.paused = False
-        self._progress.blocked = None
-        self._show()
+    def resume(self, *args: Any) -> None:
+        with self._signal("resume"):
+            no_input("resume", args)
+            self._state.paused = False
+            self._progress.blocked = None
+            self._show()
 
     @workflow.signal
-    def sync_now(self) -> None:
-        self._sync_now = True
+    def sync_now(self, *args: Any) -> None:
+        with self._signal("sync_now"):
+            no_input("sync_now", args)
+            self._sync_now = True
 
     @workflow.signal
-    def backfill(self, window: Any) -> None:
+    def backfill(self, *args: Any) -> None:
+        with self._signal("backfill"):
+            window = one_input("backfill", args, BACKFILL_EXAMPLE)
+            self._state.backfills.append(parse_backfill(window, now_ms()))
+
+    @contextlib.contextmanager
+    def _signal(self, name: str) -> Iterator[None]:
+        """A bad signal must not fail the sync: it is ignored, and the status says why."""
         try:
-            self._state.backfills.append(parse_backfill(window))
-        except ValueError as exc:  # a bad signal must not fail the sync; say so in status
-            self._progress.last_signal_error = str(exc)
-            workflow.logger.warning("ignored backfill signal: %s", exc)
+            yield
+        except ValueError as exc:
+            self._progress.last_signal_error = f"{name} signal ignored: {exc}"
+            workflow.logger.warning("ignored %s signal: %s", name, exc)
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -75,9 +96,9 @@ class StreamSync:
 
     # -- main -----------------------------------------------------------------------------
     @workflow.run
-    async def run(self, params: Any) -> dict[str, Any]:
-        try:
-            inp = parse_input(params)
+    async def run(self, *args: Any) -> dict[str, Any]:
+        try:  # *args: as the signals; `workflow start` without --input passes nothing
+            inp = parse_input(one_input("StreamSync", args, EXAMPLE), now_ms())
         except ValueError as exc:
             raise ApplicationError(str(exc), type="invalid_input", non_retryable=True) from None
         self._input = inp
