@@ -165,8 +165,9 @@ class SyncInput(BaseModel):
 def describe_errors(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        where = cut(".".join(str(p) for p in item["loc"])) or "input"
-        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        where = cut(".".join(str(p) for p in item["loc"]))
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
     return cut("; ".join(parts), 500)
 
 

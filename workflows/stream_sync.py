@@ -87,7 +87,7 @@ class StreamSync:
         try:
             yield
         except ValueError as exc:
-            self._progress.last_signal_error = f"{name} signal ignored: {exc}"
+            self._progress.last_signal_error = f"signal ignored: {exc}"
             workflow.logger.warning("ignored %s signal: %s", name, exc)
 
     @workflow.query
