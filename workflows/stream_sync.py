@@ -117,24 +117,22 @@ class StreamSync:
         if carried.window is not None:  # a window interrupted by continue-as-new
             await self._run_window(steps, info, carried.window)
             cycle_due = False
-        while state.backfills:
-            # Off the list before it runs: a window cut by continue-as-new travels as state.window.
-            request = state.backfills.pop(0)
-            await self._run_window(steps, info, windows.backfill_window(wid, request, now_ms()))
+        await self._run_backfills(steps, info)
         if inp.cycle and (cycle_due or self._sync_now):
             self._sync_now = False
             window = windows.cycle_window(wid, info, self._progress.watermark_ms,
                                           inp.full_refresh, now_ms())
             await self._run_window(steps, info, window)
 
-        summary = {"connection": inp.connection, "stream": inp.stream,
-                   "watermark_ms": self._progress.watermark_ms, **self._progress.totals}
-        if inp.every is None and not state.backfills:
+        if inp.every is None:
+            # One cycle only (or a schedule's run): a backfill signalled meanwhile runs now.
+            await self._run_backfills(steps, info)
             self._progress.phase = "completed"
             self._show()
-            return summary
+            return {"connection": inp.connection, "stream": inp.stream,
+                    "watermark_ms": self._progress.watermark_ms, **self._progress.totals}
         next_at = (state.next_cycle_at_ms if not cycle_due and state.next_cycle_at_ms
-                   else now_ms() + every_seconds(inp.every or "0s") * 1000)
+                   else now_ms() + every_seconds(inp.every) * 1000)
         self._progress.phase = "sleeping"
         self._show(f"next cycle in {max(next_at - now_ms(), 0) // 1000}s "
                    "(signal `sync_now` to start it now)")
@@ -147,6 +145,13 @@ class StreamSync:
         self._continue_as_new()
 
     # -- windows --------------------------------------------------------------------------
+    async def _run_backfills(self, steps: Steps, info: StreamInfo) -> None:
+        wid = workflow.info().workflow_id
+        while self._state.backfills:
+            # Off the list before it runs: a window cut by continue-as-new travels as state.window.
+            request = self._state.backfills.pop(0)
+            await self._run_window(steps, info, windows.backfill_window(wid, request, now_ms()))
+
     async def _run_window(self, steps: Steps, info: StreamInfo, window: Window) -> None:
         self._state.window = window
         self._progress.phase = "syncing"
