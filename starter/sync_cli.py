@@ -36,7 +36,8 @@ def start(
     connection: Connection,
     stream: Stream,
     every: Annotated[str | None, typer.Option(
-        help="Repeat every 30s/15m/1h/1d; without it, one cycle then the workflow completes.")
+        help="Repeat every 30s/15m/1h/1d (30s to 366d); without it, one cycle then the workflow "
+             "completes.")
     ] = None,
     full_refresh: Annotated[bool, typer.Option(help="Ignore the watermark.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for a one-cycle sync to finish.")] = False,
