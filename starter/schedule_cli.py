@@ -28,7 +28,8 @@ Stream = Annotated[str, typer.Argument(help="Stream, e.g. contacts.")]
 def create(
     connection: Connection,
     stream: Stream,
-    every: Annotated[str | None, typer.Option(help="Interval: 30s, 15m, 1h, 1d.")] = None,
+    every: Annotated[str | None, typer.Option(
+        help="Interval: 30s, 15m, 1h, 1d (30s to 366d).")] = None,
     cron: Annotated[str | None, typer.Option(help='Cron expression, e.g. "*/15 * * * *".')] = None,
 ) -> None:
     """Create the stream's schedule: one one-cycle sync per scheduled time, never overlapping."""

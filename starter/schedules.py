@@ -39,6 +39,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra.times import now_ms
 from starter.errors import USAGE, CliError
 from starter.syncs import check_stream
 from starter.temporal_client import connect_or_fail
@@ -222,12 +223,12 @@ async def backfill(
     """Re-sync [since, until) of a schedule-driven stream without moving its watermark."""
     window = {"since": since, "until": until}
     try:
-        parse_backfill(window)
+        parse_backfill(window, now_ms())
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
     # cycle false: the backfill window only; incremental cycles belong to the scheduled runs.
     params = {"connection": connection, "stream": stream, "backfills": [window], "cycle": False}
-    parse_input(params)
+    parse_input(params, now_ms())
     client = client or await connect_or_fail()
     schedule = await handle(connection, stream, client)
     wid = workflow_id(connection, stream)

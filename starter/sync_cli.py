@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.times import from_ms_aware
+from infra.times import from_ms_aware, now_ms
 from starter import syncs
 from starter.errors import USAGE, CliError, handle_errors
 from workflows.inputs import parse_backfill
@@ -36,7 +36,8 @@ def start(
     connection: Connection,
     stream: Stream,
     every: Annotated[str | None, typer.Option(
-        help="Repeat every 30s/15m/1h/1d; without it, one cycle then the workflow completes.")
+        help="Repeat every 30s/15m/1h/1d (30s to 366d); without it, one cycle then the workflow "
+             "completes.")
     ] = None,
     full_refresh: Annotated[bool, typer.Option(help="Ignore the watermark.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for a one-cycle sync to finish.")] = False,
@@ -109,7 +110,7 @@ def backfill(
     """Re-sync a time range; the watermark never moves backwards."""
     window = {"since": since} | ({"until": until} if until else {})
     try:
-        parse_backfill(window)
+        parse_backfill(window, now_ms())
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
     _signal(connection, stream, tenant, "backfill", window)

@@ -10,6 +10,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from connectors.registry import streams
+from infra.times import now_ms
 from starter.errors import USAGE, CliError
 from starter.temporal_client import connect_or_fail
 from store import connections
@@ -39,7 +40,7 @@ def sync_input(
     if full_refresh:
         params["full_refresh"] = True
     try:
-        parse_input(params)
+        parse_input(params, now_ms())
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
     return params

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -25,11 +26,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import names, pacing, progress, windows
     from workflows.batching import Walk, run_pages
     from workflows.inputs import (
+        BACKFILL_EXAMPLE,
+        EXAMPLE,
         Slice,
         SyncInput,
         SyncState,
         Window,
         every_seconds,
+        no_input,
+        one_input,
         parse_backfill,
         parse_input,
     )
@@ -46,28 +51,44 @@ class StreamSync:
         self._sync_now = False
 
     # -- signals and query ----------------------------------------------------------------
+    # Each handler takes *args: Temporal calls it with whatever the sender passed (the CLI's
+    # `signal` without --input passes nothing, two --input flags two), and a handler whose
+    # signature does not fit raises inside the workflow task, failing it on every retry.
     @workflow.signal
-    def pause(self) -> None:
-        self._state.paused = True
-        self._show()
+    def pause(self, *args: Any) -> None:
+        with self._signal("pause"):
+            no_input("pause", args)
+            self._state.paused = True
+            self._show()
 
     @workflow.signal
-    def resume(self) -> None:
-        self._state.paused = False
-        self._progress.blocked = None
-        self._show()
+    def resume(self, *args: Any) -> None:
+        with self._signal("resume"):
+            no_input("resume", args)
+            self._state.paused = False
+            self._progress.blocked = None
+            self._show()
 
     @workflow.signal
-    def sync_now(self) -> None:
-        self._sync_now = True
+    def sync_now(self, *args: Any) -> None:
+        with self._signal("sync_now"):
+            no_input("sync_now", args)
+            self._sync_now = True
 
     @workflow.signal
-    def backfill(self, window: Any) -> None:
+    def backfill(self, *args: Any) -> None:
+        with self._signal("backfill"):
+            window = one_input("backfill", args, BACKFILL_EXAMPLE)
+            self._state.backfills.append(parse_backfill(window, now_ms()))
+
+    @contextlib.contextmanager
+    def _signal(self, name: str) -> Iterator[None]:
+        """A bad signal must not fail the sync: it is ignored, and the status says why."""
         try:
-            self._state.backfills.append(parse_backfill(window))
-        except ValueError as exc:  # a bad signal must not fail the sync; say so in status
-            self._progress.last_signal_error = str(exc)
-            workflow.logger.warning("ignored backfill signal: %s", exc)
+            yield
+        except ValueError as exc:
+            self._progress.last_signal_error = f"signal ignored: {exc}"
+            workflow.logger.warning("ignored %s signal: %s", name, exc)
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -75,9 +96,9 @@ class StreamSync:
 
     # -- main -----------------------------------------------------------------------------
     @workflow.run
-    async def run(self, params: Any) -> dict[str, Any]:
-        try:
-            inp = parse_input(params)
+    async def run(self, *args: Any) -> dict[str, Any]:
+        try:  # *args: as the signals; `workflow start` without --input passes nothing
+            inp = parse_input(one_input("StreamSync", args, EXAMPLE), now_ms())
         except ValueError as exc:
             raise ApplicationError(str(exc), type="invalid_input", non_retryable=True) from None
         self._input = inp
@@ -96,24 +117,22 @@ class StreamSync:
         if carried.window is not None:  # a window interrupted by continue-as-new
             await self._run_window(steps, info, carried.window)
             cycle_due = False
-        while state.backfills:
-            # Off the list before it runs: a window cut by continue-as-new travels as state.window.
-            request = state.backfills.pop(0)
-            await self._run_window(steps, info, windows.backfill_window(wid, request, now_ms()))
+        await self._run_backfills(steps, info)
         if inp.cycle and (cycle_due or self._sync_now):
             self._sync_now = False
             window = windows.cycle_window(wid, info, self._progress.watermark_ms,
                                           inp.full_refresh, now_ms())
             await self._run_window(steps, info, window)
 
-        summary = {"connection": inp.connection, "stream": inp.stream,
-                   "watermark_ms": self._progress.watermark_ms, **self._progress.totals}
-        if inp.every is None and not state.backfills:
+        if inp.every is None:
+            # One cycle only (or a schedule's run): a backfill signalled meanwhile runs now.
+            await self._run_backfills(steps, info)
             self._progress.phase = "completed"
             self._show()
-            return summary
+            return {"connection": inp.connection, "stream": inp.stream,
+                    "watermark_ms": self._progress.watermark_ms, **self._progress.totals}
         next_at = (state.next_cycle_at_ms if not cycle_due and state.next_cycle_at_ms
-                   else now_ms() + every_seconds(inp.every or "0s") * 1000)
+                   else now_ms() + every_seconds(inp.every) * 1000)
         self._progress.phase = "sleeping"
         self._show(f"next cycle in {max(next_at - now_ms(), 0) // 1000}s "
                    "(signal `sync_now` to start it now)")
@@ -126,6 +145,13 @@ class StreamSync:
         self._continue_as_new()
 
     # -- windows --------------------------------------------------------------------------
+    async def _run_backfills(self, steps: Steps, info: StreamInfo) -> None:
+        wid = workflow.info().workflow_id
+        while self._state.backfills:
+            # Off the list before it runs: a window cut by continue-as-new travels as state.window.
+            request = self._state.backfills.pop(0)
+            await self._run_window(steps, info, windows.backfill_window(wid, request, now_ms()))
+
     async def _run_window(self, steps: Steps, info: StreamInfo, window: Window) -> None:
         self._state.window = window
         self._progress.phase = "syncing"

@@ -26,14 +26,15 @@ async def since_success(worker: WorkerProcess, connection: str) -> float | None:
 async def test_one_alert_per_transition_into_and_out_of_red(
     observed_worker: WorkerProcess, process_stack: Any
 ) -> None:
-    stack = process_stack({"list_page_size": 20}, contacts=30, seed=81)
-    # every 2s: the SLA is 4s (no `sla_s` on the connection).
-    handle = await stack.start(every="2s")
+    # An SLA of 4 s (the connection's `sla_s`, shorter than twice the shortest `every`, 30 s).
+    stack = process_stack({"list_page_size": 20, "sla_s": 4}, contacts=30, seed=81)
+    handle = await stack.start(every="30s")
     await until(lambda: stack.state() is not None and stack.state().last_success_at is not None,
                 what="first successful cycle")
 
     stack.sandbox.revoke_refresh_token()
     stack.sandbox.expire_access_tokens()
+    await handle.signal("sync_now")  # the next cycle now, which needs re-authorization
     await wait_for_status(handle, lambda s: s["state"] == "needs_reauthorization", timeout=30)
     stale = (await until(lambda: alerts(observed_worker, stack.connection), timeout=30,
                          what="stale alert"))[0]

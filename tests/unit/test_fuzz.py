@@ -18,6 +18,7 @@ from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.mapping import apply, default_mapping
 from workflows.inputs import parse_backfill, parse_input
 
+NOW_MS = 1_800_000_000_000  # 2027-01-15: the instant no backfill may start after
 CATEGORIES = {"auth_failure", "rate_limited", "validation_error", "server_error", "timeout",
               "conflict"}
 json_values = st.recursive(
@@ -104,7 +105,7 @@ async def test_any_page_body_is_records_or_a_provider_error(body: Any) -> None:
               "backfills": json_values, "window": json_values})))
 def test_workflow_input_is_valid_or_a_clear_error(raw: Any) -> None:
     try:
-        parsed = parse_input(raw)
+        parsed = parse_input(raw, NOW_MS)
     except ValueError as exc:
         assert "expected" in str(exc) or "must be a JSON object" in str(exc)
     else:
@@ -117,11 +118,12 @@ def test_workflow_input_is_valid_or_a_clear_error(raw: Any) -> None:
     optional={"until": st.one_of(st.text(max_size=30), st.datetimes().map(str))})))
 def test_backfill_signal_is_valid_or_a_clear_error(raw: Any) -> None:
     try:
-        window = parse_backfill(raw)
+        window = parse_backfill(raw, NOW_MS)
     except ValueError as exc:
-        assert "backfill" in str(exc)
+        assert "backfill" in str(exc) and len(str(exc)) <= 600
     else:
         assert window.until_ms is None or window.until_ms > window.since_ms
+        assert 0 <= window.since_ms <= NOW_MS
 
 
 ODD_NAMES = ["x" * 10_000, "\x00", "../../etc", "sync/a/b", "-leading-dash", "a b"]
@@ -131,15 +133,15 @@ ODD_NAMES = ["x" * 10_000, "\x00", "../../etc", "sync/a/b", "-leading-dash", "a 
 def test_oversized_or_odd_connection_names_fail_fast(value: str) -> None:
     # A valid stream beside it: the connection's own rules must be what refuses the input.
     with pytest.raises(ValueError, match=r"\(connection: "):
-        parse_input({"connection": value, "stream": "contacts"})
+        parse_input({"connection": value, "stream": "contacts"}, NOW_MS)
 
 
 @pytest.mark.parametrize("value", [*ODD_NAMES, "x" * 101])
 def test_oversized_or_odd_stream_names_fail_fast(value: str) -> None:
     with pytest.raises(ValueError, match=r"\(stream: "):
-        parse_input({"connection": "acme", "stream": value})
+        parse_input({"connection": "acme", "stream": value}, NOW_MS)
 
 
 def test_names_up_to_their_limits_are_accepted() -> None:
-    parsed = parse_input({"connection": "a" * 200, "stream": "s" * 100})
+    parsed = parse_input({"connection": "a" * 200, "stream": "s" * 100}, NOW_MS)
     assert (len(parsed.connection), len(parsed.stream)) == (200, 100)

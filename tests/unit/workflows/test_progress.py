@@ -32,7 +32,8 @@ def test_a_commit_moves_the_watermark_unless_it_is_a_backfill() -> None:
 
 
 def test_status_answers_every_key() -> None:
-    inp = parse_input({"connection": "acme", "stream": "contacts", "every": "15m"})
+    inp = parse_input({"connection": "acme", "stream": "contacts", "every": "15m"},
+                      now_ms=1_800_000_000_000)
     window = new_window("w", "incremental", 5, 10)
     window.pages, window.fetched = 2, 40
     state = SyncState(paused=True, window=window,
