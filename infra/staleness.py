@@ -26,7 +26,7 @@ from infra import metrics
 from infra.times import utcnow
 from infra.transactions import Transactions
 from store.schema import connections, stream_state
-from workflows.inputs import every_seconds
+from workflows.inputs import every_seconds_or_none
 from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
 
 DEFAULT_SLA_S = 3600.0
@@ -97,8 +97,8 @@ class StalenessWatch:
                 "status", rpc_timeout=QUERY_TIMEOUT)
         except RPCError:
             return None  # not answerable right now; the default SLA applies
-        every = status.get("every") if isinstance(status, dict) else None
-        return float(every_seconds(every)) if every else None
+        seconds = every_seconds_or_none(status.get("every") if isinstance(status, dict) else None)
+        return None if seconds is None else float(seconds)
 
     async def check(self) -> None:
         running = await self._running()

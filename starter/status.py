@@ -16,7 +16,7 @@ from infra.times import aware, from_ms_aware, utcnow
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
 from store.db import engine
 from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
-from workflows.inputs import every_seconds
+from workflows.inputs import every_seconds_or_none
 from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
 
 CONNECT_TIMEOUT_S = 2.0
@@ -124,8 +124,8 @@ async def live_status(client: Client, keys: list[Key]) -> Live:
                 "status", rpc_timeout=QUERY_TIMEOUT)
         except RPCError as exc:  # e.g. no worker polls the workflow queue right now
             result = {"state": "unknown", "error": f"status query failed: {exc.message}"}
-        every = result.get("every")
-        found[key] = (result, timedelta(seconds=every_seconds(every)) if every else None)
+        seconds = every_seconds_or_none(result.get("every"))
+        found[key] = (result, timedelta(seconds=seconds) if seconds else None)
     return found
 
 

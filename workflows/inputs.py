@@ -52,6 +52,15 @@ def every_seconds(value: str) -> int:
     return seconds
 
 
+def every_seconds_or_none(value: Any) -> int | None:
+    """`every` as a running sync reports it (status, staleness): an older run's value outside
+    today's bounds, or junk, is no interval rather than an error for every reader."""
+    try:
+        return every_seconds(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 BACKFILL_EXAMPLE_SINCE = "2025-01-01T00:00:00Z"
 BACKFILL_EXAMPLE = f'{{"since": "{BACKFILL_EXAMPLE_SINCE}", "until": "2025-02-01"}}'
 

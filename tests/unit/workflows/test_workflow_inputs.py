@@ -13,6 +13,7 @@ from workflows.inputs import (
     EVERY_MIN_S,
     Backfill,
     every_seconds,
+    every_seconds_or_none,
     no_input,
     one_input,
     parse_backfill,
@@ -121,3 +122,13 @@ def test_pause_resume_and_sync_now_take_no_input() -> None:
     no_input("pause", ())
     with pytest.raises(ValueError, match="pause takes no input; got 1"):
         no_input("pause", (None,))
+
+
+@pytest.mark.parametrize(("every", "seconds"), [
+    ("15m", 900), ("2s", None), ("99999999999d", None), (None, None), (5, None), ("soon", None),
+])
+def test_a_reported_every_outside_the_bounds_is_no_interval(every: object,
+                                                            seconds: int | None) -> None:
+    # status and the staleness watch read `every` from running syncs, some started before the
+    # bounds: one stale value must not break them for every stream.
+    assert every_seconds_or_none(every) == seconds
