@@ -9,6 +9,8 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.urls import Url
+
 
 class SyncSettings(BaseModel):
     """What every connection can set, whatever its provider."""
@@ -34,7 +36,7 @@ class SyncSettings(BaseModel):
 class HttpSettings(SyncSettings):
     """A provider reached over HTTP: credentials go to this origin only."""
 
-    base_url: str
+    base_url: Url
 
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]

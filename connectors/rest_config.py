@@ -19,6 +19,7 @@ from connectors.base import HttpSettings
 from connectors.errors import Category
 from connectors.mapping import Mapping, with_id
 from connectors.paginators import Pagination
+from connectors.urls import UrlOrPath
 
 
 class _Model(BaseModel):
@@ -29,7 +30,7 @@ class OAuth2RefreshToken(_Model):
     """Vault: client secret + refresh token."""
 
     type: Literal["oauth2_refresh_token"]
-    token_url: str
+    token_url: UrlOrPath  # absolute, or a path relative to base_url
     client_id: str
 
 
@@ -37,7 +38,7 @@ class OAuth2ClientCredentials(_Model):
     """Vault: client secret (the refresh token field is unused)."""
 
     type: Literal["oauth2_client_credentials"]
-    token_url: str
+    token_url: UrlOrPath  # absolute, or a path relative to base_url
     client_id: str
     scope: str | None = None
 
