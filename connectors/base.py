@@ -15,7 +15,8 @@ from connectors.urls import Url
 class SyncSettings(BaseModel):
     """What every connection can set, whatever its provider."""
 
-    model_config = ConfigDict(extra="forbid")
+    # No inf or nan, which JSON, TOML and YAML files can spell (and PostgreSQL's JSON cannot).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     lookback_s: int = Field(300, ge=0)
     refresh_margin_s: int = Field(300, ge=0)

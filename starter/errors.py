@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 
 from starter.connections import InvalidConnection
 from store.connections import UnknownConnection
-from store.vault import VaultError
+from store.vault import KeyFileExposed, VaultError
 
 USAGE = 2  # the operator asked for something that cannot be (bad input, unknown name)
 FAILURE = 1  # the request was fine but the environment refused it (server down, conflict)
@@ -46,6 +46,8 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(str(exc), exc.code) from None
         except (UnknownConnection, InvalidConnection) as exc:
             raise fail(str(exc), USAGE) from None
+        except KeyFileExposed as exc:  # the operator's to fix, like a bad setting
+            raise fail(f"vault: {exc}", USAGE) from None
         except VaultError as exc:
             raise fail(f"vault: {exc}", FAILURE) from None
         except RPCError as exc:
