@@ -141,6 +141,14 @@ class _PlainYaml(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _one_line(exc: Exception) -> str:
+    """The parser's message on one line (YAML's quote the offending lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
+
+
 def _yaml(text: str) -> Any:
     return yaml.load(text, Loader=_PlainYaml)  # a SafeLoader: no Python objects either
 
@@ -168,8 +176,7 @@ def load_config(path: Path) -> dict[str, Any]:
     except RecursionError:
         raise ValueError(f"{path} is nested too deeply to be settings") from None
     except (ValueError, yaml.YAMLError) as exc:  # JSON and TOML errors are ValueErrors
-        detail = " ".join(str(exc).split())  # YAML's errors span lines: the CLI prints one
-        raise ValueError(f"{path} is not valid {kind}: {detail}") from None
+        raise ValueError(f"{path} is not valid {kind}: {_one_line(exc)}") from None
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} must hold a mapping of settings at the top level, not "
                          f"{'nothing' if loaded is None else type(loaded).__name__}")

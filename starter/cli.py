@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.registry import SETTINGS, uses_refresh_token
@@ -129,7 +130,7 @@ def connection_list() -> None:
     table = Table("name", "provider", "tenant", "base url")
     for row in rows:
         base_url = row.config.get("base_url") or "(provider default)"
-        table.add_row(row.name, row.provider, row.tenant, base_url)
+        table.add_row(row.name, row.provider, row.tenant, escape(base_url))  # not markup
     console.print(table if rows else "no connections (add one with `connection add`)")
 
 

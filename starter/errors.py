@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import ArgumentError, OperationalError
 from temporalio.service import RPCError
 
@@ -33,7 +34,8 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Escaped: messages quote operator input ("[/x]" in a URL would be a markup error).
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
