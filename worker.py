@@ -4,6 +4,7 @@
 
 Observability settings (env):
     TRIBUTARY_METRICS_PORT       Prometheus /metrics port, Tributary's and the SDK's (9464; 0: off)
+    TRIBUTARY_METRICS_HOST       address /metrics listens on (127.0.0.1; 0.0.0.0 in a container)
     TRIBUTARY_LOG_FORMAT         json (one object per line, the default) or text
     TRIBUTARY_LOG_LEVEL          DEBUG, INFO (default), WARNING, ERROR
     TRIBUTARY_STALENESS_CHECK_S  seconds between staleness checks (30; 0: off)
@@ -17,6 +18,7 @@ SIGTERM or Ctrl-C stops polling, lets running activities finish (up to a grace p
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -57,6 +59,8 @@ from workflows.stream_sync import StreamSync
 
 GRACE = timedelta(seconds=20)
 DEFAULT_METRICS_PORT = 9464
+# /metrics has no authentication and names every connection: this host only, unless asked.
+DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_STALENESS_CHECK_S = 30.0
 log = logging.getLogger("tributary.worker")
 
@@ -111,20 +115,30 @@ def _runtime(prometheus: PrometheusConfig | None, log_format: str) -> Runtime:
     ))
 
 
-def build_runtime(metrics_port: int, log_format: str) -> tuple[Runtime, bool]:
-    """The SDK runtime and whether it serves /metrics."""
-    if not metrics_port:
+def metrics_address(host: str, port: int) -> str:
+    """`host:port` for the SDK's exporter; the host must be an IP address (no name lookup)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"TRIBUTARY_METRICS_HOST must be an IP address (127.0.0.1, 0.0.0.0, "
+                         f"::), not {host!r}") from None
+    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+
+
+def build_runtime(metrics: str | None, log_format: str) -> tuple[Runtime, bool]:
+    """The SDK runtime and whether it serves /metrics at `metrics` (host:port; None: off)."""
+    if metrics is None:
         return _runtime(None, log_format), False
     try:
         # `_total` on counters: the Prometheus naming convention, for the SDK's counters too.
-        return _runtime(PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}",
+        return _runtime(PrometheusConfig(bind_address=metrics,
                                          counters_total_suffix=True,
                                          histogram_bucket_overrides=BUCKETS),
                         log_format), True
     except ValueError as exc:
         # A second worker on one host: syncing matters more than its metrics.
-        log.error("metrics off for this worker: port %d: %s (set TRIBUTARY_METRICS_PORT to a "
-                  "free port, or 0)", metrics_port, exc)
+        log.error("metrics off for this worker: %s: %s (set TRIBUTARY_METRICS_PORT to a "
+                  "free port, or 0)", metrics, exc)
         return _runtime(None, log_format), False
 
 
@@ -149,19 +163,21 @@ async def main() -> None:
     try:
         log_format = logs.configure()
         metrics_port = int(_env_number("TRIBUTARY_METRICS_PORT", DEFAULT_METRICS_PORT))
+        host = os.environ.get("TRIBUTARY_METRICS_HOST", "").strip() or DEFAULT_METRICS_HOST
+        metrics = metrics_address(host, metrics_port) if metrics_port else None
         staleness_check_s = _env_number("TRIBUTARY_STALENESS_CHECK_S", DEFAULT_STALENESS_CHECK_S)
         limiter.workers()  # a bad TRIBUTARY_WORKERS stops the worker now, not its first fetch
     except ValueError as exc:  # a bad setting: say which, no traceback
         sys.exit(f"worker: {exc}")
     heap.bound()
-    runtime, serving = build_runtime(metrics_port, log_format)
+    runtime, serving = build_runtime(metrics, log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     client = await Client.connect(address(), namespace=namespace(), runtime=runtime)
     log.info("worker connected to %s (metrics: %s)", client.namespace,
-             f"http://0.0.0.0:{metrics_port}/metrics" if serving else "off")
+             f"http://{metrics}/metrics" if serving else "off")
     await run(client, stop, staleness_check_s)
 
 

@@ -9,11 +9,14 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.urls import Url
+
 
 class SyncSettings(BaseModel):
     """What every connection can set, whatever its provider."""
 
-    model_config = ConfigDict(extra="forbid")
+    # No inf or nan, which JSON, TOML and YAML files can spell (and PostgreSQL's JSON cannot).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     lookback_s: int = Field(300, ge=0)
     refresh_margin_s: int = Field(300, ge=0)
@@ -34,7 +37,7 @@ class SyncSettings(BaseModel):
 class HttpSettings(SyncSettings):
     """A provider reached over HTTP: credentials go to this origin only."""
 
-    base_url: str
+    base_url: Url
 
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]

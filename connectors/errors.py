@@ -20,8 +20,8 @@ NON_RETRYABLE: frozenset[str] = frozenset({"auth_failure", "validation_error"})
 # What the person reading a failed attempt in the history should do; each category has a section
 # of docs/RUNBOOK.md with the details (the anchor is the category itself).
 ACTIONS: dict[str, str] = {
-    "auth_failure": "re-authorize the connection (`python -m starter connection update`), "
-                    "then signal `resume`",
+    "auth_failure": "re-authorize the connection (`python -m starter connection update "
+                    "<connection> --reauthorize`), then signal `resume`",
     "rate_limited": "nothing: the sync waits out the provider's window and resumes; if it "
                     "persists, sync less often or raise the provider quota",
     "validation_error": "fix the request or the connection's settings/mapping, then signal "

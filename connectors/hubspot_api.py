@@ -8,6 +8,7 @@ from connectors.base import HttpSettings
 from connectors.errors import Category
 from connectors.headroom import PACE_SHARE
 from connectors.http import STATUS_CATEGORIES
+from connectors.urls import Url
 
 API_VERSION = "v3"  # the one place the CRM API version is pinned
 PROVIDER = "hubspot"
@@ -33,8 +34,8 @@ STATUSES: dict[int, Category] = {**STATUS_CATEGORIES, 477: "server_error"}
 class HubSpotSettings(HttpSettings):
     """A HubSpot connection's non-secret settings (defaults point at the real HubSpot)."""
 
-    base_url: str = "https://api.hubapi.com"
-    token_url: str = "https://api.hubapi.com/oauth/v1/token"
+    base_url: Url = "https://api.hubapi.com"
+    token_url: Url = "https://api.hubapi.com/oauth/v1/token"
     client_id: str = Field(min_length=1)
     list_page_size: int = Field(100, ge=1, le=100)
     search_page_size: int = Field(200, ge=1, le=200)

@@ -8,15 +8,16 @@ the record is rejected.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy import Table
 
 from infra.times import from_ms, parse_local
@@ -34,13 +35,27 @@ _RESERVED = {"id", "connection", "stream", "external_id", "source_created_at",
              "source_updated_at", "archived", "synced_at"}
 
 
+def _scalar(value: Any) -> Any:
+    """What fills a missing value (and a constant) is one value: a structure would be copied
+    into every row, and a configuration file could make it grow without bound."""
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise ValueError("`default` is one value (text, a number or a boolean), not "
+                         f"a {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("`default` must be a finite number")
+    return value
+
+
+Scalar = Annotated[str | int | float | bool | None, BeforeValidator(_scalar)]
+
+
 class FieldMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str | list[str] | None = None
     transform: Transform = "trim"
     required: bool = False
-    default: Any = None
+    default: Scalar = None
     values: dict[str, str] | None = None  # enum map
     separator: str = " "  # concat
     region: str = "US"  # phone numbers written without a country code

@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from yaml.composer import ComposerError
 
 from connectors.base import HttpSettings
 from connectors.errors import Category
 from connectors.mapping import Mapping, with_id
 from connectors.paginators import Pagination
+from connectors.urls import UrlOrPath
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class OAuth2RefreshToken(_Model):
     """Vault: client secret + refresh token."""
 
     type: Literal["oauth2_refresh_token"]
-    token_url: str
+    token_url: UrlOrPath  # absolute, or a path relative to base_url
     client_id: str
 
 
@@ -37,7 +40,7 @@ class OAuth2ClientCredentials(_Model):
     """Vault: client secret (the refresh token field is unused)."""
 
     type: Literal["oauth2_client_credentials"]
-    token_url: str
+    token_url: UrlOrPath  # absolute, or a path relative to base_url
     client_id: str
     scope: str | None = None
 
@@ -122,19 +125,59 @@ class RestSettings(HttpSettings):
     refresh_margin_s: int = Field(60, ge=0)
 
 
+# A connection's settings are a few KiB; more is a mistake (or an attack on the CLI's memory).
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+class _PlainYaml(yaml.SafeLoader):
+    """YAML without anchors and aliases: aliases of aliases of aliases expand a file of a few
+    hundred bytes into billions of nodes ("billion laughs"). Settings never need them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it out
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _one_line(exc: Exception) -> str:
+    """The parser's message on one line (YAML's quote the offending lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_PlainYaml)  # a SafeLoader: no Python objects either
+
+
+_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    ".toml": ("TOML", tomllib.loads), ".json": ("JSON", json.loads),
+    ".yaml": ("YAML", _yaml), ".yml": ("YAML", _yaml),
+}
+
+
 def load_config(path: Path) -> dict[str, Any]:
-    """A connection configuration from a .toml, .json or .yaml file."""
-    text = path.read_text()
-    if path.suffix == ".toml":
-        return tomllib.loads(text)
-    if path.suffix == ".json":
-        return dict(json.loads(text))
-    if path.suffix in (".yaml", ".yml"):
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path} must hold a mapping of settings")
-        return loaded
-    raise ValueError(f"{path}: expected a .toml, .json or .yaml file")
+    """A connection configuration from a .toml, .json or .yaml file of at most 1 MiB, holding a
+    mapping of settings. Every problem is a ValueError naming the file (OSError: unreadable)."""
+    if path.suffix not in _PARSERS:
+        raise ValueError(f"{path}: expected a .toml, .json or .yaml file")
+    kind, parse = _PARSERS[path.suffix]
+    with path.open("rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)  # never more, whatever the file holds
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_CONFIG_BYTES >> 20} MiB: not settings")
+    try:
+        loaded = parse(data.decode())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be settings") from None
+    except (ValueError, yaml.YAMLError) as exc:  # JSON and TOML errors are ValueErrors
+        raise ValueError(f"{path} is not valid {kind}: {_one_line(exc)}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} must hold a mapping of settings at the top level, not "
+                         f"{'nothing' if loaded is None else type(loaded).__name__}")
+    return loaded

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from connectors.base import HttpSettings
 from connectors.errors import Category
 from connectors.mapping import Mapping
+from connectors.urls import Url
 
 PROVIDER = "salesforce"
 SOBJECTS = {"contacts": "Contact", "companies": "Account", "deals": "Opportunity"}
@@ -44,8 +45,8 @@ class SalesforceSettings(HttpSettings):
     private key whose certificate is uploaded to the connected app (no refresh token).
     """
 
-    base_url: str = Field(min_length=1, description="the org's instance URL")
-    token_url: str = "https://login.salesforce.com/services/oauth2/token"
+    base_url: Url = Field(description="the org's instance URL")
+    token_url: Url = "https://login.salesforce.com/services/oauth2/token"
     client_id: str = Field(min_length=1)
     api_version: str = Field("v62.0", pattern=r"^v\d{2,3}\.0$")  # the one place it is pinned
     credential_type: Literal["refresh_token", "jwt_bearer"] = "refresh_token"

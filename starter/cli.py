@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.registry import SETTINGS, uses_refresh_token
@@ -24,7 +24,7 @@ from starter import status_view
 from starter.errors import USAGE, CliError, handle_errors, stderr
 from starter.rejected_cli import app as rejected_app
 from starter.schedule_cli import app as schedule_app
-from starter.secrets_input import read_secrets
+from starter.secrets_input import offered, read_secrets
 from starter.status import collect
 from starter.sync_cli import app as sync_app
 from store import connections
@@ -61,11 +61,8 @@ def _settings(config_file: Path | None, **flags: str | None) -> dict[str, Any]:
             settings = load_config(config_file)
         except OSError as exc:
             raise CliError(f"cannot read {config_file}: {exc.strerror}", USAGE) from None
-        except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
-            raise CliError(f"{config_file} is not valid TOML/JSON settings: {exc}", USAGE) \
-                from None
-        if not isinstance(settings, dict):
-            raise CliError(f"{config_file} must hold an object of settings", USAGE)
+        except ValueError as exc:  # the message names the file and what is wrong with it
+            raise CliError(str(exc), USAGE) from None
     settings.update({key: value for key, value in flags.items() if value is not None})
     return settings
 
@@ -99,16 +96,29 @@ def connection_update(
     token_url: TokenUrl = None,
     config: ConfigFile = None,
     secrets_file: SecretsFile = None,
+    reauthorize: Annotated[bool, typer.Option(
+        "--reauthorize", help="Replace the credentials: asks for them (hidden prompt) unless "
+        "--secrets-file or the env vars give them.")] = False,
 ) -> None:
-    """Replace a connection's credentials (re-authorization), and any settings given."""
+    """Change a connection's settings, and its credentials when given (re-authorization)."""
     changes = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
     with engine().connect() as conn:
         row = connections.get(conn, name)  # fail on a typo before prompting for secrets
-    secrets = read_secrets(secrets_file,
-                           refresh_token=uses_refresh_token({**row.config, **changes}))
+    merged = {**row.config, **changes}
+    if changes:
+        connection_service.validate(row.provider, merged)  # before prompting, too
+    # Settings alone keep the stored credentials; new ones are asked for only on request.
+    replace = reauthorize or offered(secrets_file)
+    if not changes and not replace:
+        raise CliError("nothing to update: give settings (--config, --base-url, --token-url, "
+                       "--client-id) or new credentials (--reauthorize, --secrets-file, or "
+                       "TRIBUTARY_CLIENT_SECRET / TRIBUTARY_REFRESH_TOKEN)", USAGE)
+    secrets = read_secrets(secrets_file, refresh_token=uses_refresh_token(merged)) \
+        if replace else None
     connection_service.update(name, changes, secrets)
-    console.print(f"updated connection [bold]{name}[/]: credentials replaced"
-                  + (f", settings {sorted(changes)} changed" if changes else ""))
+    done = [f"settings {sorted(changes)} changed"] if changes else []
+    done += ["credentials replaced"] if secrets is not None else []
+    console.print(f"updated connection [bold]{name}[/]: {', '.join(done)}")
 
 
 @connection_app.command("list")
@@ -120,7 +130,7 @@ def connection_list() -> None:
     table = Table("name", "provider", "tenant", "base url")
     for row in rows:
         base_url = row.config.get("base_url") or "(provider default)"
-        table.add_row(row.name, row.provider, row.tenant, base_url)
+        table.add_row(row.name, row.provider, row.tenant, escape(base_url))  # not markup
     console.print(table if rows else "no connections (add one with `connection add`)")
 
 

@@ -32,20 +32,27 @@ def validate(provider: str, config: dict[str, Any]) -> None:
         raise InvalidConnection(f"invalid {provider} connection settings: {details}") from None
 
 
+def _check_name(what: str, value: str) -> None:
+    if not re.fullmatch(NAME_PATTERN, value) or len(value) > 200:
+        raise InvalidConnection(f"invalid {what} {value[:200]!r}: use letters, digits, '.', "
+                                "'_' and '-', starting with a letter or digit (200 at most)")
+
+
 def add(
     name: str, provider: str, tenant: str, config: dict[str, Any], secrets: vault.Secrets,
     db: Engine | None = None,
 ) -> None:
-    if not re.match(NAME_PATTERN, name) or len(name) > 200:
-        raise InvalidConnection(f"invalid connection name {name!r}: use letters, digits, '.', "
-                                "'_' and '-', starting with a letter or digit")
+    _check_name("connection name", name)
+    # The tenant goes into a search attribute and visibility queries (`sync pause --tenant`).
+    _check_name("tenant", tenant)
     validate(provider, config)
     vault.ensure_key()
     with (db or engine()).begin() as conn:
         existing = {row.name for row in connections.all_(conn)}
         if name in existing:
             raise InvalidConnection(f"connection {name!r} already exists (remove it first, or "
-                                    "use `connection update` to replace its credentials)")
+                                    "replace its credentials with `connection update "
+                                    "--reauthorize`)")
         connections.add(conn, name, provider, tenant, config)
         vault.store(conn, name, secrets)
 

@@ -8,12 +8,13 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import ArgumentError, OperationalError
 from temporalio.service import RPCError
 
 from starter.connections import InvalidConnection
 from store.connections import UnknownConnection
-from store.vault import VaultError
+from store.vault import KeyFileExposed, VaultError
 
 USAGE = 2  # the operator asked for something that cannot be (bad input, unknown name)
 FAILURE = 1  # the request was fine but the environment refused it (server down, conflict)
@@ -33,7 +34,8 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Escaped: messages quote operator input ("[/x]" in a URL would be a markup error).
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -46,6 +48,8 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(str(exc), exc.code) from None
         except (UnknownConnection, InvalidConnection) as exc:
             raise fail(str(exc), USAGE) from None
+        except KeyFileExposed as exc:  # the operator's to fix, like a bad setting
+            raise fail(f"vault: {exc}", USAGE) from None
         except VaultError as exc:
             raise fail(f"vault: {exc}", FAILURE) from None
         except RPCError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from starter.errors import CliError
+from store.settings import owner_only
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_S = 25  # the worker drains running activities for up to 20 s
@@ -30,7 +31,9 @@ class Processes:
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Path:
         """Start `argv` with output to <log_dir>/<name>.log; return the log's path."""
         log_path = self.log_dir / f"{name}.log"
-        log = log_path.open("wb")
+        # Owner only: a log can hold what the worker was told (connection names, URLs).
+        log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        owner_only(log_path)  # a log of an earlier run keeps its mode otherwise
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
             cwd=ROOT, start_new_session=True,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection, delete, select, update
 
@@ -113,7 +114,8 @@ def list_(
         return
     table = Table("connection", "stream", "external id", "error", "rejected at")
     for r in rows:
-        table.add_row(r.connection, r.stream, r.external_id, r.error,
+        # The id and the error quote the provider's record: text, not markup.
+        table.add_row(r.connection, r.stream, escape(r.external_id), escape(r.error),
                       r.rejected_at.isoformat(sep=" ", timespec="seconds"))
     console.print(table if rows else "no rejected records")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from infra.times import parse_iso
@@ -53,7 +54,7 @@ def _live(row: dict[str, Any], now: datetime) -> str:
         since = row.get("blocked_since")
         stuck = (f" (stuck for {duration((now - parse_iso(since)).total_seconds())})"
                  if since else "")
-        text += f"\n[red]{row['blocked']}{stuck}[/]"
+        text += f"\n[red]{escape(row['blocked'])}{stuck}[/]"  # a provider's words, not markup
     return text
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 from store.schema import metadata
-from store.settings import database_url
+from store.settings import database_url, owner_only
 
 # Execution option of a connection whose transactions only read (see _begin_immediate).
 READ_ONLY = "tributary_read_only"
@@ -19,9 +22,22 @@ def engine(url: str | None = None) -> Engine:
     return _engine(url or database_url())
 
 
+def _private_file(database: str | None) -> None:
+    """The SQLite file holds the synced records and the credentials (encrypted): owner only.
+    Created so before SQLite opens it, which gives its -wal and -shm files the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    with contextlib.suppress(OSError):  # exists already, or SQLite will say why it cannot
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if path.exists():
+        owner_only(path)
+
+
 @cache
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_file(make_url(url).database)
         eng = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(eng, "connect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,10 @@ from store.settings import home
 
 class VaultError(Exception):
     """The vault key is missing or does not decrypt the stored credentials."""
+
+
+class KeyFileExposed(VaultError):
+    """The key file is open to other users: whoever reads it decrypts every credential."""
 
 
 @dataclass
@@ -49,7 +54,7 @@ def ensure_key() -> Path | None:
     path = key_file()
     if path.exists():
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(Fernet.generate_key())
@@ -65,6 +70,10 @@ def _fernet() -> Fernet:
                 f"no vault key: set TRIBUTARY_VAULT_KEY or create {path} "
                 "(`python -m starter connection add` creates it)"
             )
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyFileExposed(f"the key file {path} is open to other users (mode "
+                                 f"{mode:04o}): run `chmod 600 {path}`")
         key = path.read_text().strip()
     try:
         return Fernet(key.encode())

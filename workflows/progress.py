@@ -96,7 +96,8 @@ def blocked_reason(category: str, message: str) -> tuple[str, str]:
     if category == "auth_failure":
         return "needs_reauthorization", (
             f"needs re-authorization: {message}. Update the credentials "
-            "(`python -m starter connection update`) then signal `resume`.")
+            "(`python -m starter connection update <connection> --reauthorize`) then signal "
+            "`resume`.")
     # Activity messages already lead with their category.
     reason = message if message.startswith(category) else f"{category}: {message}"
     return "blocked", f"{reason}. Fix the cause, then signal `resume`."

@@ -31,10 +31,10 @@ def assert_clean_failure(result: Any, code: int, message: str) -> None:
 
 
 def test_add_from_env_list_and_remove(database_url: str) -> None:
-    result = add("acme", "--base-url", "http://crm.test")
+    result = add("acme", "--base-url", "https://crm.test")
     assert result.exit_code == 0, result.output
     listed = cli("connection", "list")
-    assert "acme" in listed.output and "http://crm.test" in listed.output
+    assert "acme" in listed.output and "https://crm.test" in listed.output
     for output in (result.output, listed.output):
         assert SECRET not in output and REFRESH not in output
     with engine().connect() as conn:
@@ -53,11 +53,11 @@ def test_add_from_secrets_file_and_update_from_prompt(database_url: str, tmp_pat
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
 
-    updated = cli("connection", "update", "filed", "--base-url", "http://new.test",
-                  stdin="new-secret-abc\nnew-refresh-def\n")
+    updated = cli("connection", "update", "filed", "--base-url", "https://new.test",
+                  "--reauthorize", stdin="new-secret-abc\nnew-refresh-def\n")
     assert updated.exit_code == 0, updated.output
     assert "new-secret-abc" not in updated.output  # hidden prompt: typed, never echoed
-    assert "http://new.test" in cli("connection", "list").output
+    assert "https://new.test" in cli("connection", "list").output
 
 
 def test_bad_settings_are_refused_with_one_clear_line(database_url: str, tmp_path: Path) -> None:

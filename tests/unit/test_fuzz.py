@@ -84,7 +84,7 @@ async def test_any_page_body_is_records_or_a_provider_error(body: Any) -> None:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=raw))
     connector = HubSpotConnector(
-        HubSpotSettings(base_url="http://provider.invalid", client_id="c", search_page_size=2),
+        HubSpotSettings(base_url="https://provider.invalid", client_id="c", search_page_size=2),
         {"contacts": ["email"]})
     now = int(time.time() * 1000)
     async with httpx.AsyncClient(transport=transport) as client:

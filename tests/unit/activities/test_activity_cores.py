@@ -24,7 +24,7 @@ from store.db import engine
 from store.schema import contacts
 from store.upsert import upsert_transformed
 
-BASE_URL = "http://hubspot.invalid"  # never resolved: the client's transport is the sandbox app
+BASE_URL = "https://hubspot.invalid"  # never resolved: the client's transport is the sandbox app
 
 
 @pytest.fixture

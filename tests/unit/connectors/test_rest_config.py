@@ -50,7 +50,7 @@ def test_examples_are_valid_and_streams_come_from_the_configuration() -> None:
     for example in sorted(EXAMPLES.iterdir()):
         validate("rest", load_config(example))
     assert streams("rest", PEOPLE) == ("people",)
-    assert streams("salesforce", {"base_url": "u", "client_id": "c"}) == (
+    assert streams("salesforce", {"base_url": "https://u.example", "client_id": "c"}) == (
         "contacts", "companies", "deals")
 
 

@@ -75,7 +75,8 @@ def test_a_parked_stream_says_what_to_do() -> None:
     assert blocked_reason("auth_failure", "401 from hubspot") == (
         "needs_reauthorization",
         "needs re-authorization: 401 from hubspot. Update the credentials "
-        "(`python -m starter connection update`) then signal `resume`.")
+        "(`python -m starter connection update <connection> --reauthorize`) then signal "
+        "`resume`.")
     assert blocked_reason("server_error", "server_error: 503") == (
         "blocked", "server_error: 503. Fix the cause, then signal `resume`.")
     assert blocked_reason("conflict", "409") == (
