@@ -10,6 +10,7 @@ caught here (that needs the resolver at request time).
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 from typing import Annotated
@@ -29,6 +30,8 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200",
 ))
 # Legacy IPv4 spellings that resolvers still accept: 2852039166, 0xa9fea9fe, 0251.0376.0.1.
+# Hosts on a private network that speak plain http (the compose stack's sandbox), comma-separated.
+PLAIN_HTTP_HOSTS_ENV = "TRIBUTARY_PLAIN_HTTP_HOSTS"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
 
@@ -49,10 +52,13 @@ def _address(host: str) -> IpAddress | None:
     return address
 
 
-def _loopback(host: str, address: IpAddress | None) -> bool:
-    if address is not None:
-        return address.is_loopback
-    return host == "localhost" or host.endswith(".localhost")
+def _plain_http_allowed(host: str, address: IpAddress | None) -> bool:
+    if address is not None and address.is_loopback:
+        return True
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    named = os.environ.get(PLAIN_HTTP_HOSTS_ENV, "")
+    return host.lower() in {h.strip().lower() for h in named.split(",") if h.strip()}
 
 
 def check_url(url: str) -> str:
@@ -79,9 +85,9 @@ def check_url(url: str) -> str:
         raise ValueError(f"{url!r} is a cloud metadata address: refused")
     if address is not None and (address.is_link_local or address.is_unspecified):
         raise ValueError(f"{url!r} is a link-local or unspecified address: refused")
-    if parts.scheme.lower() == "http" and not _loopback(host, address):
+    if parts.scheme.lower() == "http" and not _plain_http_allowed(host, address):
         raise ValueError(f"{url!r}: use https (plain http only to a loopback host such as "
-                         "127.0.0.1 or localhost)")
+                         f"127.0.0.1 or localhost, or a host named in {PLAIN_HTTP_HOSTS_ENV})")
     return url
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from connectors.hubspot_api import HubSpotSettings
 from connectors.rest_config import OAuth2ClientCredentials
 from connectors.salesforce_api import SalesforceSettings
-from connectors.urls import check_url, check_url_or_path
+from connectors.urls import PLAIN_HTTP_HOSTS_ENV, check_url, check_url_or_path
 
 
 @pytest.mark.parametrize("url", [
@@ -75,3 +75,17 @@ def test_every_url_setting_of_every_provider_keeps_the_rule() -> None:
     ):
         with pytest.raises(ValidationError, match="cloud metadata"):
             build()
+
+
+def test_plain_http_reaches_only_the_private_hosts_named_in_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="use https"):
+        check_url("http://sandbox:8787")
+    monkeypatch.setenv(PLAIN_HTTP_HOSTS_ENV, "Sandbox, crm.internal")
+    assert check_url("http://sandbox:8787") == "http://sandbox:8787"
+    assert check_url("http://crm.internal/api") == "http://crm.internal/api"
+    with pytest.raises(ValueError, match="use https"):
+        check_url("http://other.internal")
+    monkeypatch.setenv(PLAIN_HTTP_HOSTS_ENV, "169.254.169.254")
+    with pytest.raises(ValueError, match="metadata"):  # naming it does not open the metadata door
+        check_url("http://169.254.169.254/latest")
