@@ -98,9 +98,9 @@ async def test_a_token_shorter_than_the_margin_is_refreshed_twice_a_minute(
     assert summary["pages"] >= 100 and minutes > 0.75
     gaps = [later - earlier for earlier, later in zip(refreshes, refreshes[1:], strict=False)]
     # Refreshed ahead of expiry (no 401 ever), half a lifetime apart: at most 2 a minute.
-    print(f"{len(refreshes)} refreshes in {minutes * 60:.1f} s, gaps {gaps}")
-    assert len(refreshes) >= 2 and all(gap >= 29 for gap in gaps), gaps
-    assert len(refreshes) - 1 <= 2 * minutes
+    seen = f"{len(refreshes)} refreshes in {minutes * 60:.1f} s, gaps {gaps[:5]}"
+    assert len(refreshes) >= 2 and all(gap >= 29 for gap in gaps), seen
+    assert len(refreshes) - 1 <= 2 * minutes, seen
     assert stack.sandbox.stats["statuses"].get("401", 0) == 0
     stack.assert_destination_equals_sandbox()
 
