@@ -57,6 +57,19 @@ class TokenStatus:
     version: int
     expires_at_ms: int | None
     refreshed: bool
+    # How long the token lives from its refresh; None when unknown (results recorded before it
+    # was added, a token some other code stored): the whole margin applies, as it used to.
+    lifetime_ms: int | None = None
+
+    def refresh_at_ms(self, margin_ms: int) -> int | None:
+        """When to refresh: `margin_ms` before expiry, but at most half the token's lifetime
+        before it, or a token shorter than the margin would be refreshed before every page.
+        The one rule, for the workflow and the refresh activity alike; None: refresh now."""
+        if self.expires_at_ms is None:
+            return None
+        if self.lifetime_ms is not None:
+            margin_ms = min(margin_ms, self.lifetime_ms // 2)
+        return self.expires_at_ms - margin_ms
 
 
 @dataclass

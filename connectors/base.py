@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.errors import ProviderError
 from connectors.urls import Url
 
 
@@ -71,6 +72,19 @@ class TokenGrant:
     expires_in_s: int
 
 
+class UnusableGrant(Exception):
+    """The token endpoint rotated the refresh token, but the rest of its answer is unusable.
+
+    The refresh token sent no longer works, so the new one must be stored all the same; `error`
+    is what the rest of the answer amounts to. The token itself never reaches the message.
+    """
+
+    def __init__(self, error: ProviderError, refresh_token: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.refresh_token = refresh_token
+
+
 class Connector(Protocol):
     @property
     def provider(self) -> str: ...
@@ -85,7 +99,12 @@ class Connector(Protocol):
         self, client: httpx.AsyncClient, access_token: str, request: PageRequest
     ) -> Page: ...
 
-    def refresh(self, client_secret: str, refresh_token: str) -> TokenGrant: ...
+    async def refresh(
+        self, client: httpx.AsyncClient, client_secret: str, refresh_token: str
+    ) -> TokenGrant:
+        """A new access token; raises ProviderError, or UnusableGrant when the refresh token
+        was rotated by an answer that is otherwise unusable."""
+        ...
 
     def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
         """Window kinds this stream can fetch as independent time ranges on the provider side."""

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
-from connectors.base import HttpSettings, Page, PageRequest, SyncKind, TokenGrant
+from connectors.base import HttpSettings, Page, PageRequest, SyncKind, TokenGrant, UnusableGrant
 from connectors.errors import Category, ProviderError, transport_error
 from connectors.oauth import BadKey, Grant
 
@@ -35,6 +35,7 @@ STATUS_CATEGORIES: dict[int, Category] = {
 }
 STATIC_SECRET_TTL_S = 10 * 365 * 86400  # an API key or password does not expire by itself
 TOKEN_OPERATION = "refresh_token"
+MIN_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S = 1, 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,23 @@ def json_or_none(response: httpx.Response) -> Any:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError:
         return None
+
+
+def token_lifetime(expires_in: Any) -> int:
+    """A token response's `expires_in` in whole seconds: a number (or numeric text, as some
+    providers send it) from 1 s to a year. Anything else raises ValueError saying why: a
+    lifetime of "soon" or 10^15 would otherwise retry forever or never refresh."""
+    if isinstance(expires_in, bool):
+        raise ValueError(f"expires_in is not a number: {expires_in!r}")
+    try:
+        seconds = float(expires_in)
+    except OverflowError:
+        raise ValueError("expires_in is outside 1 s to a year") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"expires_in is not a number: {str(expires_in)[:40]!r}") from None
+    if not MIN_TOKEN_LIFETIME_S <= seconds <= MAX_TOKEN_LIFETIME_S:  # NaN fails both
+        raise ValueError(f"expires_in {seconds:g} s is outside 1 s to a year")
+    return int(seconds)
 
 
 def seconds_header(headers: httpx.Headers, name: str) -> float | None:
@@ -216,10 +234,21 @@ class HttpConnector:
         raise NotImplementedError
 
     def token_lifetime_s(self, answer: dict[str, Any]) -> int:
-        return int(answer.get("expires_in") or self.default_token_lifetime_s)
+        """The access token's lifetime; a provider that sends none gets its documented one."""
+        expires_in = answer.get("expires_in")
+        if expires_in is None:
+            return self.default_token_lifetime_s
+        try:
+            return token_lifetime(expires_in)
+        except ValueError as exc:
+            # Retrying gets the same answer from the provider: a person has to look.
+            raise ProviderError("auth_failure", f"unusable token response: {exc}",
+                                self.provider, TOKEN_OPERATION, 200) from None
 
-    def refresh(self, client_secret: str, refresh_token: str) -> TokenGrant:
-        """A new access token. Synchronous: activities.token holds the vault row lock around it."""
+    async def refresh(
+        self, client: httpx.AsyncClient, client_secret: str, refresh_token: str
+    ) -> TokenGrant:
+        """A new access token, on the worker's shared client (never blocking its event loop)."""
         try:
             grant = self.grant(client_secret, refresh_token)
         except BadKey as exc:
@@ -228,18 +257,24 @@ class HttpConnector:
             return TokenGrant(client_secret, refresh_token, STATIC_SECRET_TTL_S)
         call = Call(TOKEN_OPERATION, grant.token_url, "POST", form=grant.form,
                     headers={"Accept": "application/json"})
-        with httpx.Client() as client:
-            request = self._build(client, call, Authorization())
-            with self._transport(TOKEN_OPERATION):
-                response = client.send(request)
-        reply = Reply(response, json_or_none(response))
+        reply = await self._exchange(client, call, Authorization())
         answer = reply.body if isinstance(reply.body, dict) else {}
+        # A rotated refresh token replaces the old one, which stops working: it must be kept
+        # whatever else the answer lacks. Without one the current one stays valid.
+        rotated = answer.get("refresh_token") if reply.status == 200 else None
+        if not (isinstance(rotated, str) and rotated and rotated != refresh_token):
+            rotated = None
+        try:
+            return self._granted(reply, answer, rotated or refresh_token)
+        except ProviderError as exc:
+            if rotated is None:
+                raise
+            raise UnusableGrant(exc, rotated) from None
+
+    def _granted(self, reply: Reply, answer: dict[str, Any], refresh_token: str) -> TokenGrant:
         token = answer.get("access_token")
         if reply.status == 200 and isinstance(token, str) and token:
-            # A rotated refresh token replaces the old one (which stops working); without one
-            # the current one stays valid.
-            return TokenGrant(token, str(answer.get("refresh_token") or refresh_token),
-                              self.token_lifetime_s(answer))
+            return TokenGrant(token, refresh_token, self.token_lifetime_s(answer))
         if 400 <= reply.status < 500 or (reply.status == 200 and "error" in answer):
             # invalid_grant and the like: only a person can re-authorize the connection.
             reason = ": ".join(str(part) for part in (
@@ -251,3 +286,12 @@ class HttpConnector:
             raise ProviderError("server_error", "malformed response: the token response has no "
                                 "access_token", self.provider, TOKEN_OPERATION, 200)
         raise self.error(reply, TOKEN_OPERATION)
+
+    async def _exchange(self, client: httpx.AsyncClient, call: Call,
+                        authorization: Authorization) -> Reply:
+        """Send one request and read its answer, whatever the answer says."""
+        request = self._build(client, call, authorization)
+        with self._transport(call.operation):
+            response = await client.send(request,
+                                         auth=authorization.auth or httpx.USE_CLIENT_DEFAULT)
+        return Reply(response, json_or_none(response))

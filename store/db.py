@@ -56,8 +56,8 @@ def _engine(url: str) -> Engine:
         @event.listens_for(eng, "begin")
         def _begin_immediate(conn: Connection) -> None:
             # Take the write lock up front: a deferred transaction that upgrades later fails
-            # with "database is locked" instead of waiting, and the vault's refresh relies on
-            # this lock to keep concurrent refreshes of one connection apart. Transactions
+            # with "database is locked" instead of waiting, and claims of a token's refresh
+            # lease rely on it to be one at a time (activities.token). Transactions
             # that only read (READ_ONLY) take no lock: WAL serves them beside the writer.
             read_only = conn.get_execution_options().get(READ_ONLY)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

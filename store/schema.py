@@ -53,6 +53,26 @@ credentials = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+# Who refreshes a connection's token right now, and until when: a lease claimed in a short
+# transaction, so no database lock is held across the provider's call (store.token_refreshes).
+# Also the lifetime of the access token the last refresh stored (it bounds the refresh margin),
+# valid while `credentials.version` is still `credential_version`. A table of its own rather
+# than columns of `credentials`: create_all adds new tables to existing databases, not columns.
+token_refreshes = Table(
+    "token_refreshes",
+    metadata,
+    Column(
+        "connection",
+        String(200),
+        ForeignKey("connections.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("holder", String(64)),
+    Column("lease_expires_at", DateTime),
+    Column("credential_version", Integer),
+    Column("lifetime_s", Integer),
+)
+
 stream_state = Table(
     "stream_state",
     metadata,

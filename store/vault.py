@@ -25,6 +25,10 @@ class KeyFileExposed(VaultError):
     """The key file is open to other users: whoever reads it decrypts every credential."""
 
 
+class ChangedMeanwhile(VaultError):
+    """Someone else stored the connection's credentials since they were read."""
+
+
 @dataclass
 class Secrets:
     client_secret: str
@@ -128,17 +132,27 @@ def rotate(
     conn: Connection, connection: str, read_version: int, secrets: Secrets, expires_at: datetime
 ) -> int:
     """Store refreshed tokens if nobody else did since `read_version`; return the new version."""
+    return _replace(conn, connection, read_version, secrets, access_expires_at=expires_at,
+                    refresh_count=credentials.c.refresh_count + 1)
+
+
+def keep_refresh_token(conn: Connection, connection: str, stored: StoredCredentials,
+                       refresh_token: str) -> int:
+    """Store a refresh token the provider rotated in an otherwise unusable answer (the old one
+    stopped working); the access token stays as it was. Returns the new version."""
+    secrets = Secrets(stored.secrets.client_secret, refresh_token, stored.secrets.access_token)
+    return _replace(conn, connection, stored.version, secrets)
+
+
+def _replace(conn: Connection, connection: str, read_version: int, secrets: Secrets,
+             **values: object) -> int:
+    """Compare-and-set on the version read: a refresh only replaces what it read."""
     result = conn.execute(
         update(credentials)
         .where(credentials.c.connection == connection, credentials.c.version == read_version)
-        .values(
-            ciphertext=_encrypt(secrets),
-            access_expires_at=expires_at,
-            version=read_version + 1,
-            refresh_count=credentials.c.refresh_count + 1,
-            updated_at=utcnow(),
-        )
+        .values(ciphertext=_encrypt(secrets), version=read_version + 1, updated_at=utcnow(),
+                **values)
     )
     if result.rowcount != 1:
-        raise VaultError(f"credentials of {connection!r} changed during the refresh")
+        raise ChangedMeanwhile(f"credentials of {connection!r} changed during the refresh")
     return read_version + 1

@@ -126,9 +126,9 @@ class Steps:
 
     async def _ensure_token(self) -> None:
         async with self._token_lock:
-            token = self._token
-            if (token is None or token.expires_at_ms is None
-                    or now_ms() >= token.expires_at_ms - self._info.refresh_margin_ms):
+            due = None if self._token is None else \
+                self._token.refresh_at_ms(self._info.refresh_margin_ms)
+            if due is None or now_ms() >= due:
                 await self._refresh(stale_version=None)
 
     async def _refresh(self, stale_version: int | None) -> None:

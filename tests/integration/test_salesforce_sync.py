@@ -12,6 +12,7 @@ from infra.times import utcnow
 from store import connections, vault
 from store.db import engine
 from tests.support.stacks import wait_for_status
+from tests.support.tokens import refresh
 
 
 async def test_full_then_incremental_sync_equals_the_org(sf_stack: Any) -> None:
@@ -77,7 +78,8 @@ async def test_rotating_refresh_token_is_never_burned_by_concurrent_syncs(sf_sta
     with engine().begin() as conn:
         connector = build("salesforce", connections.get(conn, stack.connection).config)[0]
         stored = vault.load(conn, stack.connection, for_update=True)
-        grant = connector.refresh(stored.secrets.client_secret, stored.secrets.refresh_token)
+        grant = await refresh(connector, stored.secrets.client_secret,
+                              stored.secrets.refresh_token)
         secrets = vault.Secrets(stored.secrets.client_secret, grant.refresh_token,
                                 grant.access_token)
         vault.rotate(conn, stack.connection, stored.version, secrets,

@@ -28,6 +28,7 @@ from sandbox import HubSpotSandbox, SandboxServer
 from starter import connections
 from store import vault
 from tests.support.stacks import EXAMPLES
+from tests.support.tokens import refresh
 
 WINDOW_MS = 600_000
 _names = itertools.count(1)
@@ -88,7 +89,7 @@ async def test_rest_connection_reports_headroom_from_configured_headers(
     config["rate_limit"] |= {"limit_header": "X-HubSpot-RateLimit-Max",
                              "interval_s": WINDOW_MS / 1000}
     connector = RestConnector(RestSettings.model_validate(config))
-    token = connector.refresh(sandbox.client_secret, sandbox.refresh_token).access_token
+    token = (await refresh(connector, sandbox.client_secret, sandbox.refresh_token)).access_token
     waits, cursor = [], None
     async with httpx.AsyncClient() as client:
         while True:

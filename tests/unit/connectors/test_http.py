@@ -22,6 +22,7 @@ from sandbox.rest_example import PeopleApi, create_app
 from sandbox.salesforce_app import create_app as salesforce_app
 from sandbox.salesforce_state import SalesforceSandbox
 from tests.support.stacks import EXAMPLES
+from tests.support.tokens import refresh
 
 NOW_MS = 4_102_444_800_000
 
@@ -150,7 +151,7 @@ def _hubspot(sandbox: HubSpotSandbox, url: str, **settings: Any) -> HubSpotConne
 
 async def test_a_result_without_its_fields_is_a_malformed_response(hubspot: Any) -> None:
     sandbox, url = hubspot
-    token = _hubspot(sandbox, url).refresh(sandbox.client_secret, sandbox.refresh_token)
+    token = await refresh(_hubspot(sandbox, url), sandbox.client_secret, sandbox.refresh_token)
     async with httpx.AsyncClient() as client:
         with pytest.raises(ProviderError) as info:  # the list answers `results`, not `things`
             await _plain(url).fetch_page(client, token.access_token, PageRequest(
@@ -159,15 +160,15 @@ async def test_a_result_without_its_fields_is_a_malformed_response(hubspot: Any)
                                                          "malformed response: KeyError")
 
 
-def test_refresh_token_grant_rotates(hubspot: Any) -> None:
+async def test_refresh_token_grant_rotates(hubspot: Any) -> None:
     sandbox, url = hubspot
     connector = _hubspot(sandbox, url)
     first = sandbox.refresh_token
-    grant = connector.refresh(sandbox.client_secret, first)
+    grant = await refresh(connector, sandbox.client_secret, first)
     assert grant.refresh_token == sandbox.refresh_token != first
     assert grant.expires_in_s == int(sandbox.token_ttl_s)
     with pytest.raises(ProviderError) as info:
-        connector.refresh(sandbox.client_secret, first)  # the rotated-out token
+        await refresh(connector, sandbox.client_secret, first)  # the rotated-out token
     assert (info.value.category, info.value.status) == ("auth_failure", 400)
     assert "invalid_grant" in info.value.message and first not in str(info.value)
 
@@ -179,13 +180,13 @@ def test_refresh_token_grant_rotates(hubspot: Any) -> None:
      ({"kind": "malformed_json"}, "server_error", 200),
      ({"kind": "slow", "delay_s": 1.0}, "timeout", None)],
 )
-def test_token_endpoint_faults(hubspot: Any, fault: dict[str, Any], category: str,
-                               status: int | None) -> None:
+async def test_token_endpoint_faults(hubspot: Any, fault: dict[str, Any], category: str,
+                                     status: int | None) -> None:
     sandbox, url = hubspot
     sandbox.inject(target="token", **fault)
     with pytest.raises(ProviderError) as info:
-        _hubspot(sandbox, url, timeout_s=0.3).refresh(sandbox.client_secret,
-                                                      sandbox.refresh_token)
+        await refresh(_hubspot(sandbox, url, timeout_s=0.3), sandbox.client_secret,
+                      sandbox.refresh_token)
     assert (info.value.category, info.value.status, info.value.operation) == (
         category, status, "refresh_token")
 
@@ -206,14 +207,14 @@ async def test_client_credentials_grant(people: Any) -> None:
     api, url = people
     connector = _rest(url, {"type": "oauth2_client_credentials", "token_url": "/oauth/token",
                             "client_id": api.client_id})
-    grant = connector.refresh(api.api_key, "")
+    grant = await refresh(connector, api.api_key, "")
     assert grant.expires_in_s == 3600 and grant.refresh_token == ""
     async with httpx.AsyncClient() as client:  # the token opens the API
         page = await connector.fetch_page(client, grant.access_token, PageRequest(
             "people", "full_refresh", None, NOW_MS, None))
     assert len(page.records) == 3
     with pytest.raises(ProviderError) as info:
-        connector.refresh("wrong", "")
+        await refresh(connector, "wrong", "")
     assert (info.value.category, info.value.status) == ("auth_failure", 401)
     assert "invalid_client" in info.value.message
 
@@ -223,7 +224,7 @@ async def test_client_credentials_grant(people: Any) -> None:
 async def test_static_secrets_are_their_own_token(people: Any, auth: dict[str, Any]) -> None:
     api, url = people
     # Nothing listens there: a token request would fail.
-    grant = _rest(f"http://127.0.0.1:{_closed_port()}", auth).refresh(api.api_key, "")
+    grant = await refresh(_rest(f"http://127.0.0.1:{_closed_port()}", auth), api.api_key, "")
     assert (grant.access_token, grant.expires_in_s) == (api.api_key, STATIC_SECRET_TTL_S)
     async with httpx.AsyncClient() as client:  # and the secret opens the API
         page = await _rest(url, auth).fetch_page(client, grant.access_token, PageRequest(
@@ -238,17 +239,17 @@ def org() -> Iterator[tuple[SalesforceSandbox, str]]:
         yield sandbox, server.url
 
 
-def test_jwt_bearer_grant(org: Any) -> None:
+async def test_jwt_bearer_grant(org: Any) -> None:
     sandbox, url = org
     connector = build("salesforce", {
         "base_url": url, "token_url": f"{url}/services/oauth2/token",
         "client_id": sandbox.client_id, "credential_type": "jwt_bearer",
         "username": sandbox.username, "session_timeout_s": 900})[0]
-    grant = connector.refresh(sandbox.private_key_pem, "")
+    grant = await refresh(connector, sandbox.private_key_pem, "")
     assert grant.access_token and grant.expires_in_s == 900  # the session timeout
     answered = dict(sandbox.stats["statuses"])
     with pytest.raises(ProviderError) as info:
-        connector.refresh("not a key", "")
+        await refresh(connector, "not a key", "")
     assert (info.value.category, info.value.message) == (
         "auth_failure", "the stored private key is not a PEM key")
     assert sandbox.stats["statuses"] == answered  # refused before any request

@@ -14,6 +14,7 @@ from connectors.http import Reply
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.mapping import default_mapping
 from sandbox import HubSpotSandbox, SandboxServer
+from tests.support.tokens import refresh
 
 
 def _error(response: httpx.Response, body: Any, operation: str) -> ProviderError:
@@ -113,7 +114,7 @@ async def test_keyset_search_walks_ties_without_skipping_or_looping(live: Any) -
     sandbox, connector = live
     tied = int(time.time() * 1000) - 10_000
     sandbox.create_contacts(23, lastmodified_ms=tied)  # > 3 pages of 7 on one millisecond
-    token = connector.refresh(sandbox.client_secret, sandbox.refresh_token).access_token
+    token = (await refresh(connector, sandbox.client_secret, sandbox.refresh_token)).access_token
     ids = await _walk(connector, token, "incremental", 0)
     expected = {r["id"] for r in sandbox.records("contacts")}
     assert set(ids) == expected  # nothing skipped
@@ -122,16 +123,16 @@ async def test_keyset_search_walks_ties_without_skipping_or_looping(live: Any) -
 
 async def test_list_walks_every_record_once(live: Any) -> None:
     sandbox, connector = live
-    token = connector.refresh(sandbox.client_secret, sandbox.refresh_token).access_token
+    token = (await refresh(connector, sandbox.client_secret, sandbox.refresh_token)).access_token
     ids = await _walk(connector, token, "full_refresh", None)
     assert sorted(ids) == sorted(r["id"] for r in sandbox.records("contacts"))
     assert len(ids) == len(set(ids))
 
 
-def test_revoked_refresh_token_is_an_auth_failure(live: Any) -> None:
+async def test_revoked_refresh_token_is_an_auth_failure(live: Any) -> None:
     sandbox, connector = live
     sandbox.revoke_refresh_token()
     with pytest.raises(ProviderError) as info:
-        connector.refresh(sandbox.client_secret, sandbox.refresh_token)
+        await refresh(connector, sandbox.client_secret, sandbox.refresh_token)
     assert info.value.category == "auth_failure"
     assert sandbox.refresh_token not in str(info.value)

@@ -16,6 +16,7 @@ from sandbox import SandboxServer
 from sandbox.salesforce_app import create_app
 from sandbox.salesforce_state import SalesforceSandbox
 from starter.connections import InvalidConnection, validate
+from tests.support.tokens import refresh
 
 
 @pytest.fixture
@@ -39,17 +40,17 @@ async def test_refresh_rotates_and_the_old_token_stops_working(org: Any) -> None
     sandbox, url = org
     connector = _connector(url, sandbox)
     first = sandbox.refresh_token
-    grant = connector.refresh(sandbox.client_secret, first)
+    grant = await refresh(connector, sandbox.client_secret, first)
     assert grant.refresh_token != first and grant.expires_in_s == 900  # the session timeout
     with pytest.raises(ProviderError) as info:
-        connector.refresh(sandbox.client_secret, first)
+        await refresh(connector, sandbox.client_secret, first)
     assert info.value.category == "auth_failure" and "invalid_grant" in info.value.message
 
 
 async def test_page_drops_attributes_and_reads_the_daily_usage(org: Any) -> None:
     sandbox, url = org
     connector = _connector(url, sandbox)
-    token = connector.refresh(sandbox.client_secret, sandbox.refresh_token).access_token
+    token = (await refresh(connector, sandbox.client_secret, sandbox.refresh_token)).access_token
     async with httpx.AsyncClient() as client:
         page = await connector.fetch_page(client, token, FULL)
         assert len(page.records) == 5 and "attributes" not in page.records[0]
@@ -73,7 +74,7 @@ async def test_page_drops_attributes_and_reads_the_daily_usage(org: Any) -> None
 async def test_faults_map_to_the_envelope(org: Any, fault: dict[str, Any], category: str) -> None:
     sandbox, url = org
     connector = _connector(url, sandbox)
-    token = connector.refresh(sandbox.client_secret, sandbox.refresh_token).access_token
+    token = (await refresh(connector, sandbox.client_secret, sandbox.refresh_token)).access_token
     sandbox.inject(**fault)
     async with httpx.AsyncClient() as client:
         with pytest.raises(ProviderError) as info:
@@ -86,7 +87,7 @@ async def test_faults_map_to_the_envelope(org: Any, fault: dict[str, Any], categ
 async def test_expired_session_is_an_auth_failure(org: Any) -> None:
     sandbox, url = org
     connector = _connector(url, sandbox)
-    token = connector.refresh(sandbox.client_secret, sandbox.refresh_token).access_token
+    token = (await refresh(connector, sandbox.client_secret, sandbox.refresh_token)).access_token
     sandbox.expire_sessions()
     async with httpx.AsyncClient() as client:
         with pytest.raises(ProviderError) as info:
@@ -95,13 +96,13 @@ async def test_expired_session_is_an_auth_failure(org: Any) -> None:
     assert "INVALID_SESSION_ID" in info.value.message
 
 
-def test_jwt_with_a_key_the_org_does_not_know_is_refused(org: Any) -> None:
+async def test_jwt_with_a_key_the_org_does_not_know_is_refused(org: Any) -> None:
     sandbox, url = org
     stranger = SalesforceSandbox(contacts=0, accounts=0, opportunities=0).private_key_pem
     connector = _connector(url, sandbox, credential_type="jwt_bearer", username=sandbox.username)
-    assert connector.refresh(sandbox.private_key_pem, "").access_token
+    assert (await refresh(connector, sandbox.private_key_pem, "")).access_token
     with pytest.raises(ProviderError) as info:
-        connector.refresh(stranger, "")
+        await refresh(connector, stranger, "")
     assert info.value.category == "auth_failure"
 
 
