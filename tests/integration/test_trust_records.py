@@ -1,0 +1,60 @@
+"""Records the destination cannot hold are rejected at transform, and the window completes.
+
+On PostgreSQL a NUL character, text longer than its column or a number beyond its column fails
+the whole upsert statement: without the rule the batch was retried forever. SQLite would store
+them: the same records are rejected there too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from typer.testing import CliRunner
+
+from starter.cli import app
+from tests.support import expected
+
+runner = CliRunner()
+# Account values the org holds and companies' columns (store/schema.py) cannot.
+HOSTILE = {
+    "nul": {"Name": "Acme\x00 Labs"},
+    "too long": {"Industry": "Manufacturing" * 16},  # 208 characters; the column holds 200
+    "numeric overflow": {"AnnualRevenue": 1.5e17},  # numeric(18, 2): less than 10^16
+    "integer overflow": {"NumberOfEmployees": 3_000_000_000},  # integer: 32 bits
+}
+REASONS = {
+    "nul": "name: contains a NUL character (\\x00) at position 4",
+    "too long": "industry: 208 characters, longer than the column holds "
+                "(companies.industry is varchar(200))",
+    "numeric overflow": "annual_revenue: 1.5E+17 does not fit "
+                        "(companies.annual_revenue is numeric(18, 2): less than 10^16)",
+    "integer overflow": "employees: 3000000000 is out of range (companies.employees is integer",
+}
+
+
+async def test_records_the_columns_cannot_hold_are_rejected_and_the_rest_lands(
+    sf_stack: Any,
+) -> None:
+    stack = sf_stack(contacts=0, accounts=300, opportunities=0)
+    # In the middle of the window, so they share a batch with good records on either side.
+    stamp = (int(time.time()) - 15 * 86_400) * 1000
+    ids = {kind: stack.sandbox.create("Account", 1, stamp_ms=stamp, **values)[0]
+           for kind, values in HOSTILE.items()}
+    hostile = set(ids.values())
+    stack.expect["companies"] = lambda record: (
+        None if record["Id"] in hostile else expected.salesforce_account(record))
+
+    summary = await stack.sync("companies")
+
+    assert summary["pages"] >= 2 and summary["rejected"] == len(HOSTILE)
+    assert summary["upserted"] == 300
+    stack.assert_destination_equals_sandbox("companies")
+    rejected = stack.rejected("companies")
+    assert set(rejected) == hostile
+    for kind, record_id in ids.items():
+        assert rejected[record_id].startswith(REASONS[kind]), rejected[record_id]
+    listed = runner.invoke(app, ["rejected", "list", "--connection", stack.connection, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert {r["external_id"]: r["error"] for r in json.loads(listed.output)} == rejected
