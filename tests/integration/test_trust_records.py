@@ -2,7 +2,8 @@
 
 On PostgreSQL a NUL character, text longer than its column or a number beyond its column fails
 the whole upsert statement: without the rule the batch was retried forever. SQLite would store
-them: the same records are rejected there too.
+them: the same records are rejected there too. A provider's error message with a NUL
+character is stored as well, so the failure it reports is the one the stream shows.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from sandbox.rest_example import PeopleApi
 from starter.cli import app
 from tests.support import expected
+from tests.support.stacks import wait_for_status
 
 runner = CliRunner()
 # Account values the org holds and companies' columns (store/schema.py) cannot.
@@ -58,3 +61,15 @@ async def test_records_the_columns_cannot_hold_are_rejected_and_the_rest_lands(
     listed = runner.invoke(app, ["rejected", "list", "--connection", stack.connection, "--json"])
     assert listed.exit_code == 0, listed.output
     assert {r["external_id"]: r["error"] for r in json.loads(listed.output)} == rejected
+
+
+async def test_a_provider_message_with_a_nul_character_parks_the_stream(rest_stack: Any) -> None:
+    # The people API answers an unknown page style with a 404 that echoes it: "no style nu\x00ll".
+    stack = rest_stack("people", PeopleApi(people=5), path="/v1/people/nu%00ll",
+                       error_in_body={"path": "error.message", "message_path": "error.message"})
+    handle = await stack.start("people")
+    status = await wait_for_status(handle, lambda s: s["blocked"] is not None)
+    assert status["blocked"].startswith("validation_error")
+    assert "no style nu" in status["blocked"]
+    state = stack.state("people")
+    assert "no style nu\\x00ll" in state.last_error and state.retries == 0
