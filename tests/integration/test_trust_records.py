@@ -2,18 +2,23 @@
 
 On PostgreSQL a NUL character, text longer than its column or a number beyond its column fails
 the whole upsert statement: without the rule the batch was retried forever. SQLite would store
-them: the same records are rejected there too. A provider's error message with a NUL
-character is stored as well, so the failure it reports is the one the stream shows.
+them: the same records are rejected there too. A page with values strict JSON readers refuse
+(NaN, Infinity, 1e400, a lone surrogate) is read, and only those records are rejected. A
+provider's error message with a NUL character is stored as well, so the failure it reports is
+the one the stream shows.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 from typer.testing import CliRunner
 
+from sandbox import hostile_records
+from sandbox.hostile_records import Raw
 from sandbox.rest_example import PeopleApi
 from starter.cli import app
 from tests.support import expected
@@ -73,3 +78,45 @@ async def test_a_provider_message_with_a_nul_character_parks_the_stream(rest_sta
     assert "no style nu" in status["blocked"]
     state = stack.state("people")
     assert "no style nu\\x00ll" in state.last_error and state.retries == 0
+
+
+COMPANIES = {"entity": "companies", "id": "id", "updated_at": "updated_at",
+             "fields": {"name": {"source": "full_name", "required": True},
+                        "employees": {"source": "headcount", "transform": "integer"},
+                        "annual_revenue": {"source": "revenue", "transform": "number"}}}
+
+
+async def test_a_page_strict_json_readers_refuse_is_read_and_its_bad_values_rejected(
+    rest_stack: Any,
+) -> None:
+    api = PeopleApi(people=40)
+    api.touch([3], headcount=12, revenue="$1,234.50")
+    api.touch([5], revenue=float("nan"))
+    api.touch([6], revenue=float("inf"))
+    api.touch([7], headcount=Raw("1e400"))
+    api.touch([8], full_name="Bad \ud800 surrogate")
+    api.touch([9], revenue=Raw("123456789012345678901"))  # past 64 bits and numeric(18, 2)
+    reasons = {"5": "annual_revenue: not a number: 'NaN'",
+               "6": "annual_revenue: not a number: 'Infinity'",
+               "7": "employees: not a number: '1e400'",
+               "9": "annual_revenue: 1.2345678901234568E+20 does not fit"}
+    stack = rest_stack("people", api, app=hostile_records.create_app,
+                       path="/v1/people/lenient", mapping=COMPANIES)
+
+    def company(record: dict[str, Any]) -> dict[str, Any] | None:
+        if str(record["id"]) in reasons:
+            return None
+        return {"external_id": str(record["id"]),
+                "name": record["full_name"].replace("\ud800", "\ufffd"),
+                "employees": 12 if record["id"] == 3 else None,
+                "annual_revenue": Decimal("1234.50") if record["id"] == 3 else None,
+                "source_updated_at": expected.utc(record["updated_at"]), "archived": False}
+
+    stack.expect["people"] = company
+    summary = await stack.sync("people")
+    assert summary["rejected"] == len(reasons) and summary["upserted"] == 40 - len(reasons)
+    stack.assert_destination_equals_sandbox("people")
+    rejected = stack.rejected("people")
+    assert set(rejected) == set(reasons)
+    for record_id, reason in reasons.items():
+        assert rejected[record_id].startswith(reason), rejected[record_id]

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, select
+from sqlalchemy import JSON, Column, MetaData, Table, select
 from sqlalchemy.exc import DBAPIError
 
 from store import staging
@@ -126,3 +126,11 @@ def test_a_record_rejected_for_its_id_is_stored_with_a_storable_id(database_url:
     assert set(stored) == {fitted(rejected_records.c.external_id, i) for i in bad}
     assert "a\\x00b" in stored and stored["a\\x00b"].error == "external_id: a\\x00b"
     assert {r.payload for r in stored.values()} >= {'{"id": "a\\u0000b"}'}
+
+
+def test_a_column_type_without_a_rule_is_refused_loudly() -> None:
+    # A JSON column (the design's `custom` one) needs its own rule: PostgreSQL's jsonb refuses
+    # \u0000 anywhere inside the value.
+    table = Table("with_custom", MetaData(), Column("custom", JSON))
+    with pytest.raises(TypeError, match="no rule for what with_custom.custom is json"):
+        refusals(table, {"custom": {"a": 1}})
