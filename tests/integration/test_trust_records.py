@@ -120,3 +120,31 @@ async def test_a_page_strict_json_readers_refuse_is_read_and_its_bad_values_reje
     assert set(rejected) == set(reasons)
     for record_id, reason in reasons.items():
         assert rejected[record_id].startswith(reason), rejected[record_id]
+
+
+async def test_a_cursor_value_that_cannot_be_read_rejects_its_record_not_the_page(
+    rest_stack: Any,
+) -> None:
+    # No window parameters: the connector keeps the window's records itself, by their cursor.
+    api = PeopleApi(people=30)
+    stack = rest_stack("people", api, incremental=None, lookback_s=0)
+    await stack.sync("people")
+    before = stack.destination("people")
+    api.touch([4], full_name="Renamed")
+    api.touch([5], updated_at="soon")
+    api.touch([6], updated_at="")
+    unreadable = {"5", "6"}
+    stack.expect["people"] = lambda record: (
+        None if str(record["id"]) in unreadable else expected.person(record))
+
+    await stack.sync("people")
+
+    rejected = stack.rejected("people")
+    assert set(rejected) == unreadable
+    assert all(error.startswith("timestamps: ") for error in rejected.values()), rejected
+    destination, rows = stack.destination("people"), stack.expected("people")
+    assert set(destination) == set(rows) | unreadable
+    for external_id, row in rows.items():
+        assert {c: destination[external_id][c] for c in row} == row
+    assert destination["4"]["first_name"] == "Renamed"
+    assert all(destination[i] == before[i] for i in unreadable)  # their last readable version
