@@ -16,15 +16,24 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, Numeric, SmallInteger, String
-from sqlalchemy import Table as SqlTable
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+)
 
 Check = Callable[[Any], str | None]
 _BITS = ((BigInteger, 64), (SmallInteger, 16), (Integer, 32))  # subclasses first
 _SHOWN = 40  # characters of a refused value quoted in its error
 
 
-def refusals(table: SqlTable, row: dict[str, Any]) -> list[str]:
+def refusals(table: Table, row: dict[str, Any]) -> list[str]:
     """Why `row` cannot be stored in `table`: one "column: reason" per value that does not fit
     (None fits: whether a column may be empty is the mapping's rule)."""
     checks = _checks(table)
@@ -57,7 +66,7 @@ def _shown(value: Any) -> str:
 
 
 @functools.cache
-def _checks(table: SqlTable) -> dict[str, Check]:
+def _checks(table: Table) -> dict[str, Check]:
     return {column.name: _check(column) for column in table.columns}
 
 
