@@ -17,6 +17,9 @@ A provider (in the style of Singer SDK's RESTStream) overrides hooks:
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,11 +85,48 @@ class Authorization:
 
 
 def json_or_none(response: httpx.Response) -> Any:
-    """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller)."""
+    """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller).
+
+    What orjson refuses but a lenient reader takes is read leniently, or one record's value
+    would make its whole page unreadable, retried forever: NaN, Infinity and numbers past a
+    double stay as their text (the mapping rejects them where a number goes), integers past
+    64 bits are floats (as orjson reads them), lone surrogates and bytes that are not UTF-8
+    become U+FFFD.
+    """
     try:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError:
+        pass
+    try:
+        return _valid_text(json.loads(response.content.decode("utf-8", "replace"),
+                                      parse_float=_finite_or_text, parse_int=_int,
+                                      parse_constant=str))
+    except (ValueError, RecursionError):
         return None
+
+
+def _finite_or_text(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
+def _int(text: str) -> int | float | str:
+    if len(text) <= 20 and -(2**63) <= (number := int(text)) < 2**64:
+        return number
+    return _finite_or_text(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    return value
 
 
 def token_lifetime(expires_in: Any) -> int:

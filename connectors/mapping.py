@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from sqlalchemy import Table
 
 from infra.times import from_ms, parse_local
+from store.columns import refusal, refusals
 from store.schema import CANONICAL_TABLES
 
 Transform = Literal[
@@ -102,6 +103,10 @@ class Mapping(BaseModel):
         if unknown:
             raise ValueError(f"unknown {self.entity} fields {sorted(unknown)}; "
                              f"valid: {sorted(columns)}")
+        for name, field in self.fields.items():
+            # A default fills a column as it is, untransformed: it must fit the column.
+            if (reason := refusal(table.c[name], field.default)) is not None:
+                raise ValueError(f"{self.entity}.{name}: the default does not fit: {reason}")
         for column in table.columns:
             if column.name in columns and not column.nullable:
                 spec = self.fields.get(column.name)
@@ -178,7 +183,10 @@ def _datetime(value: Any, fmt: str | None = None, zone: str = "UTC") -> datetime
             return from_ms(int(value))
         except (OverflowError, OSError):
             raise ValueError(f"epoch milliseconds out of range: {value!r}") from None
-    return parse_local(str(value), fmt, ZoneInfo(zone))
+    try:
+        return parse_local(str(value), fmt, ZoneInfo(zone))
+    except OverflowError:  # year 1 or 9999 moved past the calendar's end by its offset
+        raise ValueError(f"out of range once in UTC: {value!r}") from None
 
 
 def _number(value: Any) -> Decimal:
@@ -264,14 +272,17 @@ def apply(mapping: Mapping, record: dict[str, Any]) -> tuple[dict[str, Any] | No
     external_id = _get(record, mapping.id)
     if external_id in (None, ""):
         errors.append(f"id: missing ({mapping.id})")
+    else:
+        row["external_id"] = str(external_id)
     try:
         row["source_updated_at"] = _datetime(_get(record, mapping.updated_at))
         if mapping.created_at and _get(record, mapping.created_at):
             row["source_created_at"] = _datetime(_get(record, mapping.created_at))
     except (ValueError, TypeError) as exc:
         errors.append(f"timestamps: {exc}")
+    # What the destination's columns cannot hold: PostgreSQL would fail the whole batch.
+    errors += refusals(mapping.table, row)
     if errors:
         return None, errors
-    row["external_id"] = str(external_id)
     row["archived"] = bool(_get(record, mapping.archived)) if mapping.archived else False
     return row, []

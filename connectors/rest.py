@@ -35,6 +35,17 @@ def parse_time(value: Any, fmt: TimeFormat) -> int:
     return to_ms(parse_iso(str(value)))
 
 
+def _in_window(record: Any, spec: StreamSpec, start_ms: int, end_ms: int) -> bool:
+    """Whether the record's cursor value falls in the window. One that cannot be read is kept:
+    the mapping then takes or rejects the record with its reason, where failing here would fail
+    the page on every attempt."""
+    try:
+        at = parse_time(dig(record, spec.cursor_field), spec.cursor_format)
+    except (ValueError, TypeError, OverflowError):
+        return True
+    return start_ms <= at < end_ms
+
+
 def format_time(ms: int, fmt: TimeFormat) -> str:
     if fmt == "epoch_ms":
         return str(ms)
@@ -117,9 +128,8 @@ class RestConnector(HttpConnector):
             next_cursor["token"] = str(url)
         if spec.incremental is None and request.window_start_ms is not None:
             # The API cannot filter: keep the window's records (pages are still all read).
-            records = [r for r in records if request.window_start_ms
-                       <= parse_time(dig(r, spec.cursor_field), spec.cursor_format)
-                       < request.window_end_ms]
+            start, end = request.window_start_ms, request.window_end_ms
+            records = [r for r in records if _in_window(r, spec, start, end)]
         remaining = header_int(reply.headers, self.settings.rate_limit.remaining_header)
         return Page(records, next_cursor, remaining, self.slow_down(reply.headers, remaining))
 

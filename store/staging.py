@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import BindParameter, Connection, bindparam, delete, func, select, update
 
 from infra.times import utcnow
+from store.columns import fitted
 from store.schema import rejected_records, staged_pages, transformed_pages, upserted_pages
 
 # The statements run once per page, built once: building and cache-keying a statement costs
@@ -155,7 +156,9 @@ def reject(
     conn: Connection, *, connection: str, stream: str, window_id: str,
     rejected: list[tuple[str, str, dict[str, Any]]], accepted_ids: list[str],
 ) -> None:
-    """Record (external id, error, payload) rejections; clear the ones that now pass."""
+    """Record (external id, error, payload) rejections; clear the ones that now pass. The id
+    and error are stored as their columns can hold them: a record may be rejected for an id
+    with a NUL character or longer than any column."""
     if accepted_ids and _has_rejections(conn, connection, stream):
         conn.execute(
             delete(rejected_records).where(
@@ -165,9 +168,10 @@ def reject(
             )
         )
     now = utcnow()
-    for external_id, error, payload in rejected:
-        values = {"error": error, "payload": json.dumps(payload), "window_id": window_id,
-                  "rejected_at": now}
+    for raw_id, error, payload in rejected:
+        external_id = fitted(rejected_records.c.external_id, raw_id)
+        values = {"error": fitted(rejected_records.c.error, error),
+                  "payload": json.dumps(payload), "window_id": window_id, "rejected_at": now}
         done = conn.execute(
             update(rejected_records).where(
                 rejected_records.c.connection == connection,

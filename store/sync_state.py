@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from infra.times import utcnow
+from store.columns import fitted
 from store.schema import stream_state, sync_runs
 
 
@@ -44,7 +45,9 @@ def record_error(
     counts[category] = counts.get(category, 0) + 1
     now = utcnow()
     conn.execute(update(stream_state).where(_where(connection, stream)).values(
-        errors_by_category=counts, last_error=message[:1000], last_error_at=now,
+        # A provider's message may carry a NUL character, which PostgreSQL text cannot hold.
+        errors_by_category=counts, last_error=fitted(stream_state.c.last_error, message[:1000]),
+        last_error_at=now,
         retries=stream_state.c.retries + (1 if retry else 0),
         blocked_until=now + timedelta(seconds=retry_after_s) if retry_after_s else None,
     ))

@@ -196,9 +196,11 @@ class Stacks:
             lambda stream: sandbox.records("contacts"),
             {"contacts": lambda record: expected.hubspot_contact(record, record_times=True)})
 
-    def rest_people(self, api: PeopleApi, **changes: Any) -> Stack:
-        """connectors/examples/people_api.toml against `api`, with `changes` to its settings."""
-        server = SandboxServer(api, app=people_app(api)).start()
+    def rest_people(self, api: PeopleApi, app: Callable[[PeopleApi], Any] = people_app,
+                    **changes: Any) -> Stack:
+        """connectors/examples/people_api.toml against `app(api)`, with `changes` to its
+        settings."""
+        server = SandboxServer(api, app=app(api)).start()
         config = load_config(EXAMPLES / "people_api.toml")
         config["base_url"] = server.url
         stream = config["streams"]["people"]

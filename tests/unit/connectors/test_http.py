@@ -12,7 +12,15 @@ import pytest
 
 from connectors.base import HttpSettings, Page, PageRequest
 from connectors.errors import Category, ProviderError
-from connectors.http import STATIC_SECRET_TTL_S, Call, Fault, HttpConnector, Reply, seconds_header
+from connectors.http import (
+    STATIC_SECRET_TTL_S,
+    Call,
+    Fault,
+    HttpConnector,
+    Reply,
+    json_or_none,
+    seconds_header,
+)
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.registry import build
 from connectors.rest import RestConnector
@@ -21,6 +29,7 @@ from sandbox import HubSpotSandbox, SandboxServer
 from sandbox.rest_example import PeopleApi, create_app
 from sandbox.salesforce_app import create_app as salesforce_app
 from sandbox.salesforce_state import SalesforceSandbox
+from store.staging import serialize_records
 from tests.support.stacks import EXAMPLES
 from tests.support.tokens import refresh
 
@@ -82,6 +91,20 @@ def test_default_status_table(status: int, category: Category) -> None:
 def test_provider_codes_rank_between_statuses(status: int, code: str, category: str) -> None:
     connector = Coded(HttpSettings(base_url="http://127.0.0.1:9"))
     assert connector.error(_reply(status, {"code": code}), "fetch").category == category
+
+
+def test_json_strict_readers_refuse_is_read_leniently_and_can_be_staged() -> None:
+    # One record's value must not make its whole page unreadable (a server_error forever).
+    body = (b'[{"a": NaN, "b": Infinity, "c": -Infinity, "d": 1e400, "e": 1.5, "f": 7},'
+            b' {"g": "\\ud800x", "h": "\\ud83d\\ude00", "caf\xe9": 18446744073709551616,'
+            b' "i": ' + b"9" * 5000 + b'}]')
+    parsed = json_or_none(httpx.Response(200, content=body))
+    assert parsed == [{"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": "1e400", "e": 1.5,
+                       "f": 7},
+                      {"g": "\ufffdx", "h": "\U0001f600", "caf\ufffd": 2.0**64, "i": "9" * 5000}]
+    assert serialize_records(parsed)
+    for not_json in (b"<html>Service Unavailable</html>", b"[" * 100_000, b""):
+        assert json_or_none(httpx.Response(200, content=not_json)) is None
 
 
 def test_a_200_that_is_neither_result_nor_error_is_malformed() -> None:

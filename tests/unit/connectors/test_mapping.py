@@ -52,6 +52,12 @@ def test_default_contacts_mapping_normalises_a_record() -> None:
         # Epoch milliseconds past what the platform's clock can hold (found by the fuzz test).
         ({"lastmodifieddate": 9.2e21}, "timestamps: epoch milliseconds out of range"),
         ({"lastmodifieddate": 6.8e19}, "timestamps: epoch milliseconds out of range"),
+        # Offsets that move year 1 or 9999 off the calendar once in UTC.
+        ({"lastmodifieddate": "0001-01-01T00:00:00+05:00"}, "timestamps: out of range"),
+        ({"lastmodifieddate": "9999-12-31T23:00:00-05:00"}, "timestamps: out of range"),
+        # What the destination columns cannot hold (store/columns.py).
+        ({"firstname": "Ada\x00"}, "first_name: contains a NUL character"),
+        ({"company": "x" * 301}, "company: 301 characters, longer than the column holds"),
     ],
 )
 def test_invalid_records_are_rejected_with_reasons(change: dict, reason: str) -> None:
@@ -59,6 +65,23 @@ def test_invalid_records_are_rejected_with_reasons(change: dict, reason: str) ->
     row, errors = apply(default_mapping("hubspot", "contacts"), record)
     assert row is None
     assert any(reason in e for e in errors), errors
+
+
+def test_an_id_the_destination_cannot_hold_rejects_the_record() -> None:
+    row, errors = apply(default_mapping("hubspot", "contacts"), {**RECORD, "id": "4" * 201})
+    assert row is None and errors == [
+        "external_id: 201 characters, longer than the column holds "
+        "(contacts.external_id is varchar(200))"]
+
+
+def test_numbers_the_destination_cannot_hold_reject_the_record() -> None:
+    record = {"Id": "001", "SystemModstamp": "2025-01-01T00:00:00.000+0000", "Name": "Acme",
+              "NumberOfEmployees": 3_000_000_000, "AnnualRevenue": "$12,345,678,901,234,567.00"}
+    row, errors = apply(default_mapping("salesforce", "companies"), record)
+    assert row is None
+    assert [e.split(" (")[0] for e in errors] == [
+        "employees: 3000000000 is out of range",
+        "annual_revenue: 12345678901234567.00 does not fit"]
 
 
 def test_unparseable_phone_is_kept_not_lost() -> None:
@@ -111,6 +134,15 @@ def test_number_transform() -> None:
         ({"entity": "contacts", "updated_at": "u",
           "fields": {"email": {"source": "e", "required": True, "transform": "enum"}}},
          "enum transform needs `values`"),
+        # A default fills its column untransformed, so it must fit the column.
+        ({"entity": "contacts", "updated_at": "u",
+          "fields": {"email": {"source": "e", "required": True},
+                     "phone": {"source": "p", "default": 5551234}}},
+         "contacts.phone: the default does not fit: 5551234 is not text"),
+        ({"entity": "deals", "updated_at": "u",
+          "fields": {"name": {"source": "n", "required": True},
+                     "currency": {"transform": "constant", "default": "EURO"}}},
+         "deals.currency: the default does not fit: 4 characters, longer than"),
     ],
 )
 def test_invalid_mappings_are_refused_when_loaded(document: dict, message: str) -> None:
