@@ -3,7 +3,8 @@
 `HttpConnector` sends each request (pages and token calls alike) through `_build`, the one place
 that sees every URL a credential goes to, with the connection's timeout; it decodes JSON, turns
 transport failures, non-success statuses and 200s that carry an error into the error envelope,
-reads Retry-After, and runs the OAuth token exchange for every grant.
+reads Retry-After, and runs the OAuth token exchange for every grant. Every answer is read
+through `exchange`: at most `max_response_bytes`, within `timeout_s` from connect to last byte.
 
 A provider (in the style of Singer SDK's RESTStream) overrides hooks:
 - `page_call(request)` -> the `Call` for a page; `parse_page(request, reply)` -> records and the
@@ -17,7 +18,10 @@ A provider (in the style of Singer SDK's RESTStream) overrides hooks:
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -80,20 +84,22 @@ class Authorization:
     auth: httpx.Auth | None = None
 
 
-def json_or_none(response: httpx.Response) -> Any:
+def json_or_none(content: bytes | bytearray) -> Any:
     """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller)."""
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
 
 
 def seconds_header(headers: httpx.Headers, name: str) -> float | None:
-    """A header in seconds (Retry-After's delta-seconds form), never negative; else None."""
+    """A header in seconds (Retry-After's delta-seconds form), never negative; else None (also
+    for `inf` and `nan`: not a number of seconds). ProviderError caps what is kept at a day."""
     try:
-        return max(float(headers[name]), 0.0)
+        seconds = float(headers[name])
     except (KeyError, ValueError):
         return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 class HttpConnector:
@@ -150,10 +156,7 @@ class HttpConnector:
         """Send a credentialed request; a reply that is not a result raises the envelope."""
         authorization = self.authorize(access_token)
         request = self._build(client, call, authorization)
-        with self._transport(call.operation):
-            response = await client.send(request,
-                                         auth=authorization.auth or httpx.USE_CLIENT_DEFAULT)
-        reply = Reply(response, json_or_none(response))
+        reply = await self.exchange(client, request, call.operation, authorization.auth)
         if not self.succeeded(reply):
             raise self.error(reply, call.operation)
         return reply
@@ -171,6 +174,45 @@ class HttpConnector:
         return client.build_request(
             call.method, call.url, params=params, json=call.json, data=call.form,
             headers={**call.headers, **authorization.headers}, timeout=self.settings.timeout_s)
+
+    async def exchange(self, client: httpx.AsyncClient, request: httpx.Request, operation: str,
+                       auth: httpx.Auth | None = None) -> Reply:
+        """Send a request (a page's or a token call) and read its whole answer: at most
+        `max_response_bytes`, read as it streams in so a larger one is refused before it is
+        held, and within `timeout_s` from connecting to the last byte (httpx's timeout is per
+        read: a body trickled a byte at a time would never end)."""
+        timeout_s = self.settings.timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                with self._transport(operation):
+                    response = await client.send(request, stream=True,
+                                                 auth=auth or httpx.USE_CLIENT_DEFAULT)
+                    try:
+                        body = await self._body(response, operation)
+                    finally:
+                        await response.aclose()  # an unread rest is dropped with the connection
+        except TimeoutError:
+            raise ProviderError("timeout", f"no complete response within {timeout_s:g}s "
+                                "(timeout_s)", self.provider, operation) from None
+        return Reply(response, json_or_none(body))
+
+    async def _body(self, response: httpx.Response, operation: str) -> bytearray:
+        limit = self.settings.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(response, operation)  # refused unread
+        body = bytearray()
+        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb counts in full
+            body += chunk
+            if len(body) > limit:
+                raise self._too_large(response, operation)
+        return body
+
+    def _too_large(self, response: httpx.Response, operation: str) -> ProviderError:
+        return ProviderError(
+            "validation_error", "the response is larger than max_response_bytes "
+            f"({self.settings.max_response_bytes} bytes): lower the stream's page size (or "
+            "raise max_response_bytes)", self.provider, operation, response.status_code)
 
     @contextmanager
     def _transport(self, operation: str) -> Iterator[None]:
@@ -228,11 +270,16 @@ class HttpConnector:
             return TokenGrant(client_secret, refresh_token, STATIC_SECRET_TTL_S)
         call = Call(TOKEN_OPERATION, grant.token_url, "POST", form=grant.form,
                     headers={"Accept": "application/json"})
-        with httpx.Client() as client:
-            request = self._build(client, call, Authorization())
-            with self._transport(TOKEN_OPERATION):
-                response = client.send(request)
-        reply = Reply(response, json_or_none(response))
+
+        async def exchange() -> Reply:
+            async with httpx.AsyncClient() as client:
+                return await self.exchange(client, self._build(client, call, Authorization()),
+                                           TOKEN_OPERATION)
+
+        # refresh is synchronous (called in a thread, or by tests inside their event loop):
+        # the exchange runs on a loop of its own in a thread of its own.
+        with ThreadPoolExecutor(1) as pool:
+            reply = pool.submit(asyncio.run, exchange()).result()
         answer = reply.body if isinstance(reply.body, dict) else {}
         token = answer.get("access_token")
         if reply.status == 200 and isinstance(token, str) and token:
