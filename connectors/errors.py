@@ -113,6 +113,12 @@ def transport_error(
 ) -> ProviderError:
     """No HTTP answer at all: a timeout, or a connection that failed."""
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderError("timeout", f"no response within {timeout_s:g}s", provider, operation)
+        return timed_out(provider, operation, timeout_s)
     return ProviderError("server_error", f"connection failed: {type(exc).__name__}", provider,
                          operation)
+
+
+def timed_out(provider: str, operation: str, timeout_s: float) -> ProviderError:
+    """No whole answer in time: one read (httpx) or the exchange's deadline, whichever first."""
+    return ProviderError("timeout", f"no response within {timeout_s:g}s (timeout_s, from "
+                         "connecting to the last byte)", provider, operation)

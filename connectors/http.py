@@ -30,7 +30,7 @@ import httpx
 import orjson
 
 from connectors.base import HttpSettings, Page, PageRequest, SyncKind, TokenGrant
-from connectors.errors import Category, ProviderError, transport_error
+from connectors.errors import Category, ProviderError, timed_out, transport_error
 from connectors.oauth import BadKey, Grant
 
 STATUS_CATEGORIES: dict[int, Category] = {
@@ -192,8 +192,7 @@ class HttpConnector:
                     finally:
                         await response.aclose()  # an unread rest is dropped with the connection
         except TimeoutError:
-            raise ProviderError("timeout", f"no complete response within {timeout_s:g}s "
-                                "(timeout_s)", self.provider, operation) from None
+            raise timed_out(self.provider, operation, timeout_s) from None
         return Reply(response, json_or_none(body))
 
     async def _body(self, response: httpx.Response, operation: str) -> bytearray:

@@ -11,6 +11,7 @@ GET /v1/hostile/{mode} serves the people API's records (sandbox.rest_example, sa
 - paged: first the queued `answers` (status and headers, e.g. 429 with `Retry-After:
   99999999`), one per request, then the pages, each with `page_headers` (e.g. an absurd
   rate-limit reset).
+POST /oauth/{mode} answers a token request (any credentials) the same way.
 """
 
 from __future__ import annotations
@@ -88,10 +89,7 @@ async def _trickle(body: bytes, every_s: float) -> AsyncIterator[bytes]:
 
 
 def create_app(api: HostileApi) -> Starlette:
-    async def hostile(request: Request) -> Response:
-        if not api.authorized(request):
-            return JSONResponse({"error": {"message": "bad credentials"}}, 401)
-        mode, params = request.path_params["mode"], request.query_params
+    def answer(mode: str, params: Any) -> Response:
         if mode == "huge":
             body = api.huge(params)
             if params.get("chunked"):
@@ -103,11 +101,20 @@ def create_app(api: HostileApi) -> Starlette:
             body = json.dumps(api.page(params)).encode()
             return StreamingResponse(_trickle(body, api.trickle_s), media_type="application/json")
         if mode == "paged":
-            answer = api.next_answer()
-            if answer is not None:
-                status, headers = answer
+            queued = api.next_answer()
+            if queued is not None:
+                status, headers = queued
                 return JSONResponse({"error": {"message": f"HTTP {status}"}}, status, headers)
             return JSONResponse(api.page(params), headers=api.page_headers)
         return JSONResponse({"error": {"message": f"no mode {mode}"}}, 404)
 
-    return Starlette(routes=[Route("/v1/hostile/{mode}", hostile, methods=["GET"])])
+    async def hostile(request: Request) -> Response:
+        if not api.authorized(request):
+            return JSONResponse({"error": {"message": "bad credentials"}}, 401)
+        return answer(request.path_params["mode"], request.query_params)
+
+    async def token(request: Request) -> Response:
+        return answer(request.path_params["mode"], request.query_params)
+
+    return Starlette(routes=[Route("/v1/hostile/{mode}", hostile, methods=["GET"]),
+                             Route("/oauth/{mode}", token, methods=["POST"])])

@@ -79,9 +79,21 @@ async def test_a_body_that_does_not_end_within_timeout_s_is_a_timeout(
     handle = await stack.start("people")
     failure = await failed_attempt(handle)
     assert failure.application_failure_info.type == "timeout", failure.message
-    assert failure.message.startswith("timeout: rest fetch page 0 no HTTP status: no complete "
-                                      "response within 1s (timeout_s)"), failure.message
+    assert failure.message.startswith("timeout: rest fetch page 0 no HTTP status: no response "
+                                      "within 1s (timeout_s, "), failure.message
     state = stack.state("people")
     assert state.errors_by_category["timeout"] >= 1
-    assert "within 1s (timeout_s)" in state.last_error
+    assert "no response within 1s (timeout_s, " in state.last_error
     assert stack.destination("people") == {}
+
+
+async def test_a_token_answer_over_max_response_bytes_parks_the_stream(rest_stack: Any) -> None:
+    api = HostileApi(page_bytes=4 * LIMIT)
+    stack = hostile(rest_stack, api, "paged", max_response_bytes=LIMIT, auth={
+        "type": "oauth2_client_credentials", "token_url": "/oauth/huge", "client_id": "c"})
+    handle = await stack.start("people")
+    status = await wait_for_status(handle, lambda s: s["blocked"] is not None)
+    blocked = status["blocked"]
+    assert blocked.startswith("validation_error: rest refresh_token HTTP 200"), blocked
+    assert f"larger than max_response_bytes ({LIMIT} bytes)" in blocked, blocked
+    assert stack.provider_requests("/v1/hostile/paged") == []  # no token, no page
