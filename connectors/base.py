@@ -39,7 +39,7 @@ class HttpSettings(SyncSettings):
 
     base_url: str
     # The most one response may hold, decoded: a larger one is refused as it streams in, never
-    # buffered whole (a 100 MB page cost 444 MB of worker memory).
+    # buffered whole (a 100 MB page read whole costs the worker ~750 MiB, docs/BENCHMARKS.md).
     max_response_bytes: int = Field(64 * MIB, ge=64 * KIB, le=GIB)
 
 

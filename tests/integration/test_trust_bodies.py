@@ -1,7 +1,8 @@
 """Answers too large or too slow (issue 14, item 5), through the real worker, the dev server and
-a hostile provider over HTTP (sandbox/hostile_bodies.py): a page over `max_response_bytes` parks
-the stream with a validation_error that names the setting; a body that never ends, or trickles
-in a byte at a time, is a timeout once `timeout_s` is over, whatever each read takes.
+a hostile provider over HTTP (sandbox/hostile_bodies.py): a page or a token answer over
+`max_response_bytes` parks the stream with a validation_error that names the setting; a body
+that never ends, or trickles in a byte at a time, is a timeout once `timeout_s` is over, whatever
+each read takes.
 
 The rule lives in the connector base; the database only records the error (SQLite suffices).
 """
