@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.errors import ProviderError
 from connectors.urls import Url
 
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+
 
 class SyncSettings(BaseModel):
     """What every connection can set, whatever its provider."""
@@ -21,6 +23,7 @@ class SyncSettings(BaseModel):
 
     lookback_s: int = Field(300, ge=0)
     refresh_margin_s: int = Field(300, ge=0)
+    # Per provider request, from connecting to the last byte of the answer (connectors.http).
     timeout_s: float = Field(30.0, gt=0)
     # Pages one workflow run handles before it continues as new (keeps each history small).
     pages_per_run: int = Field(300, ge=1, le=2000)
@@ -39,6 +42,9 @@ class HttpSettings(SyncSettings):
     """A provider reached over HTTP: credentials go to this origin only."""
 
     base_url: Url
+    # The most one response may hold, decoded: a larger one is refused as it streams in, never
+    # buffered whole (a 100 MB page read whole costs the worker ~750 MiB, docs/BENCHMARKS.md).
+    max_response_bytes: int = Field(64 * MIB, ge=64 * KIB, le=GIB)
 
 
 SyncKind = Literal["full_refresh", "incremental", "backfill"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Literal
@@ -12,6 +14,12 @@ from temporalio.exceptions import ApplicationError
 Category = Literal[
     "auth_failure", "rate_limited", "validation_error", "server_error", "timeout", "conflict"
 ]
+
+log = logging.getLogger("tributary.provider")
+
+# The longest a provider can make a stream wait: a daily quota resets within a day. Anything
+# longer is a provider bug (`Retry-After: 99999999` is three years) and would stall the stream.
+MAX_WAIT_S = 86_400.0
 
 # An auth failure needs a token refresh or a person; a validation error is a bug or bad
 # configuration. Retrying either blindly only burns the provider's quota.
@@ -46,6 +54,16 @@ def explained(message: str, category: str) -> str:
     return f"{message}. Action: {ACTIONS[category]}. See {runbook_ref(category)}"
 
 
+def capped_wait_s(seconds: float, source: str) -> float | None:
+    """A wait the provider asked for, in [0, MAX_WAIT_S]; longer ones are logged and capped, and
+    a NaN is no wait at all (None: the caller's default applies)."""
+    if math.isnan(seconds) or seconds > MAX_WAIT_S:
+        log.warning("%s: the provider asked to wait %gs; waiting %s", source, seconds,
+                    "its default" if math.isnan(seconds) else f"{MAX_WAIT_S:g}s (a day) at most")
+        return None if math.isnan(seconds) else MAX_WAIT_S
+    return max(seconds, 0.0)
+
+
 @dataclass
 class ProviderError(Exception):
     category: Category
@@ -57,6 +75,13 @@ class ProviderError(Exception):
     retry_after: float | None = None
     credential_version: int | None = None
     page: int | None = None  # the window's page number, when the call fetched a page
+
+    def __post_init__(self) -> None:
+        # Every provider's wait passes here on its way to next_retry_delay and the stream's
+        # blocked_until, whichever connector read it and from which header or body.
+        if self.retry_after is not None:
+            self.retry_after = capped_wait_s(self.retry_after,
+                                             f"{self.provider} {self.operation}")
 
     def __str__(self) -> str:
         parts = [f"{self.category}: {self.provider} {self.operation}"]
@@ -88,6 +113,12 @@ def transport_error(
 ) -> ProviderError:
     """No HTTP answer at all: a timeout, or a connection that failed."""
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderError("timeout", f"no response within {timeout_s:g}s", provider, operation)
+        return timed_out(provider, operation, timeout_s)
     return ProviderError("server_error", f"connection failed: {type(exc).__name__}", provider,
                          operation)
+
+
+def timed_out(provider: str, operation: str, timeout_s: float) -> ProviderError:
+    """No whole answer in time: one read (httpx) or the exchange's deadline, whichever first."""
+    return ProviderError("timeout", f"no response within {timeout_s:g}s (timeout_s, from "
+                         "connecting to the last byte)", provider, operation)

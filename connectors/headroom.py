@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from connectors.errors import capped_wait_s
+
 # Below this share of the budget the stream slows down; above it, full speed.
 FLOOR_FRACTION = 0.01
 # The share of a provider's limit to pace a connection at: a rolling window paced at exactly
@@ -21,6 +23,8 @@ PACE_SHARE = 0.97
 # budget waits, at most.
 SERVER_BURST_MS = 1_000
 DAY_MS = 86_400_000
+# Integers a float holds exactly (2**53 has 16 digits), so arithmetic on them never overflows.
+MAX_DIGITS = 15
 
 
 def slow_down_ms(
@@ -47,11 +51,17 @@ def slow_down_ms(
     if rolling:
         below = math.floor(floor) - remaining + 1
         slots = interval_ms / maximum * below
-        return math.ceil(max(slots, SERVER_BURST_MS * below / (math.floor(floor) + 1)))
-    return math.ceil(interval_ms / (remaining + 1))
+        wait = max(slots, SERVER_BURST_MS * below / (math.floor(floor) + 1))
+    else:
+        wait = interval_ms / (remaining + 1)
+    # A reset years away (a provider bug) would hold the stream that long: a day at most.
+    return math.ceil(min(wait, (capped_wait_s(wait / 1000, "rate-limit headroom") or 0) * 1000))
 
 
 def header_int(headers: Mapping[str, str], name: str | None) -> int | None:
-    """A non-negative integer header (absent or anything else: None, i.e. unknown)."""
+    """A non-negative integer header (absent or anything else: None, i.e. unknown). More than
+    MAX_DIGITS digits is no count, time or reset a provider means: unknown too."""
     value = (headers.get(name) or "").strip() if name else ""
-    return int(value) if value.isascii() and value.isdigit() else None
+    if value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
+        return int(value)
+    return None

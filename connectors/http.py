@@ -3,7 +3,8 @@
 `HttpConnector` sends each request (pages and token calls alike) through `_build`, the one place
 that sees every URL a credential goes to, with the connection's timeout; it decodes JSON, turns
 transport failures, non-success statuses and 200s that carry an error into the error envelope,
-reads Retry-After, and runs the OAuth token exchange for every grant.
+reads Retry-After, and runs the OAuth token exchange for every grant. Every answer is read
+through `exchange`: at most `max_response_bytes`, within `timeout_s` from connect to last byte.
 
 A provider (in the style of Singer SDK's RESTStream) overrides hooks:
 - `page_call(request)` -> the `Call` for a page; `parse_page(request, reply)` -> records and the
@@ -17,6 +18,7 @@ A provider (in the style of Singer SDK's RESTStream) overrides hooks:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -29,7 +31,7 @@ import httpx
 import orjson
 
 from connectors.base import HttpSettings, Page, PageRequest, SyncKind, TokenGrant, UnusableGrant
-from connectors.errors import Category, ProviderError, transport_error
+from connectors.errors import Category, ProviderError, timed_out, transport_error
 from connectors.oauth import BadKey, Grant
 
 STATUS_CATEGORIES: dict[int, Category] = {
@@ -84,7 +86,7 @@ class Authorization:
     auth: httpx.Auth | None = None
 
 
-def json_or_none(response: httpx.Response) -> Any:
+def json_or_none(content: bytes | bytearray) -> Any:
     """The decoded body, or None when it is not JSON (a provider's fault, mapped by the caller).
 
     What orjson refuses but a lenient reader takes is read leniently, or one record's value
@@ -94,11 +96,11 @@ def json_or_none(response: httpx.Response) -> Any:
     become U+FFFD.
     """
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(content)
     except orjson.JSONDecodeError:
         pass
     try:
-        return _valid_text(json.loads(response.content.decode("utf-8", "replace"),
+        return _valid_text(json.loads(bytes(content).decode("utf-8", "replace"),
                                       parse_float=_finite_or_text, parse_int=_int,
                                       parse_constant=str))
     except (ValueError, RecursionError):
@@ -147,11 +149,13 @@ def token_lifetime(expires_in: Any) -> int:
 
 
 def seconds_header(headers: httpx.Headers, name: str) -> float | None:
-    """A header in seconds (Retry-After's delta-seconds form), never negative; else None."""
+    """A header in seconds (Retry-After's delta-seconds form), never negative; else None (also
+    for `inf` and `nan`: not a number of seconds). ProviderError caps what is kept at a day."""
     try:
-        return max(float(headers[name]), 0.0)
+        seconds = float(headers[name])
     except (KeyError, ValueError):
         return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 class HttpConnector:
@@ -206,12 +210,7 @@ class HttpConnector:
 
     async def send(self, client: httpx.AsyncClient, access_token: str, call: Call) -> Reply:
         """Send a credentialed request; a reply that is not a result raises the envelope."""
-        authorization = self.authorize(access_token)
-        request = self._build(client, call, authorization)
-        with self._transport(call.operation):
-            response = await client.send(request,
-                                         auth=authorization.auth or httpx.USE_CLIENT_DEFAULT)
-        reply = Reply(response, json_or_none(response))
+        reply = await self.exchange(client, call, self.authorize(access_token))
         if not self.succeeded(reply):
             raise self.error(reply, call.operation)
         return reply
@@ -222,13 +221,52 @@ class HttpConnector:
     def succeeded(self, reply: Reply) -> bool:
         return reply.status == 200 and reply.body is not None
 
-    def _build(self, client: httpx.Client | httpx.AsyncClient, call: Call,
+    def _build(self, client: httpx.AsyncClient, call: Call,
                authorization: Authorization) -> httpx.Request:
         """Every request, with credentials or to the token endpoint, is built here."""
         params = {**(call.params or {}), **authorization.params} or None
         return client.build_request(
             call.method, call.url, params=params, json=call.json, data=call.form,
             headers={**call.headers, **authorization.headers}, timeout=self.settings.timeout_s)
+
+    async def exchange(self, client: httpx.AsyncClient, call: Call,
+                       authorization: Authorization) -> Reply:
+        """Send a call (a page's or a token call) and read its whole answer, whatever it says:
+        at most `max_response_bytes`, read as it streams in so a larger one is refused before
+        it is held, and within `timeout_s` from connecting to the last byte (httpx's timeout is per
+        read: a body trickled a byte at a time would never end)."""
+        request, operation = self._build(client, call, authorization), call.operation
+        timeout_s = self.settings.timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                with self._transport(operation):
+                    response = await client.send(
+                        request, stream=True, auth=authorization.auth or httpx.USE_CLIENT_DEFAULT)
+                    try:
+                        body = await self._body(response, operation)
+                    finally:
+                        await response.aclose()  # an unread rest is dropped with the connection
+        except TimeoutError:
+            raise timed_out(self.provider, operation, timeout_s) from None
+        return Reply(response, json_or_none(body))
+
+    async def _body(self, response: httpx.Response, operation: str) -> bytearray:
+        limit = self.settings.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(response, operation)  # refused unread
+        body = bytearray()
+        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb counts in full
+            body += chunk
+            if len(body) > limit:
+                raise self._too_large(response, operation)
+        return body
+
+    def _too_large(self, response: httpx.Response, operation: str) -> ProviderError:
+        return ProviderError(
+            "validation_error", "the response is larger than max_response_bytes "
+            f"({self.settings.max_response_bytes} bytes): lower the stream's page size (or "
+            "raise max_response_bytes)", self.provider, operation, response.status_code)
 
     @contextmanager
     def _transport(self, operation: str) -> Iterator[None]:
@@ -297,7 +335,7 @@ class HttpConnector:
             return TokenGrant(client_secret, refresh_token, STATIC_SECRET_TTL_S)
         call = Call(TOKEN_OPERATION, grant.token_url, "POST", form=grant.form,
                     headers={"Accept": "application/json"})
-        reply = await self._exchange(client, call, Authorization())
+        reply = await self.exchange(client, call, Authorization())
         answer = reply.body if isinstance(reply.body, dict) else {}
         # A rotated refresh token replaces the old one, which stops working: it must be kept
         # whatever else the answer lacks. Without one the current one stays valid.
@@ -326,12 +364,3 @@ class HttpConnector:
             raise ProviderError("server_error", "malformed response: the token response has no "
                                 "access_token", self.provider, TOKEN_OPERATION, 200)
         raise self.error(reply, TOKEN_OPERATION)
-
-    async def _exchange(self, client: httpx.AsyncClient, call: Call,
-                        authorization: Authorization) -> Reply:
-        """Send one request and read its answer, whatever the answer says."""
-        request = self._build(client, call, authorization)
-        with self._transport(call.operation):
-            response = await client.send(request,
-                                         auth=authorization.auth or httpx.USE_CLIENT_DEFAULT)
-        return Reply(response, json_or_none(response))

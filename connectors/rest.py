@@ -179,6 +179,7 @@ class RestConnector(HttpConnector):
         header = seconds_header(reply.headers, limits.retry_after_header)
         if header is not None:
             return header
-        if limits.reset_header and reply.headers.get(limits.reset_header, "").isdigit():
-            return max(int(reply.headers[limits.reset_header]) - now_ms() / 1000, 0.0)
+        reset = header_int(reply.headers, limits.reset_header)
+        if reset is not None:
+            return max(reset - now_ms() / 1000, 0.0)
         return limits.default_retry_s if reply.status == 429 else None

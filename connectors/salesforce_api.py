@@ -17,7 +17,8 @@ SOBJECTS = {"contacts": "Contact", "companies": "Account", "deals": "Opportunity
 KEYSET_FIELDS = {"Id", "SystemModstamp", "IsDeleted"}  # what every SELECT list reads
 FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
-LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+# At most 15 digits each (headroom.MAX_DIGITS): longer is no count Salesforce means.
+LIMIT_INFO = re.compile(r"api-usage=(\d{1,15})/(\d{1,15})(?!\d)")
 CONCURRENT_LIMIT_RETRY_S = 30.0  # REQUEST_LIMIT_EXCEEDED that is not the daily allowance
 CATEGORIES: dict[str, Category] = {
     "INVALID_SESSION_ID": "auth_failure",

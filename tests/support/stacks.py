@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
@@ -36,7 +37,8 @@ from workflows.names import WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
 SOBJECT = {"contacts": "Contact", "companies": "Account", "deals": "Opportunity"}
 # Keys `rest_people(**changes)` sets on the connection; the rest go to the people stream.
-CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parallel_fetches")
+CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parallel_fetches",
+                    "timeout_s", "max_response_bytes", "rate_limit")
 _names = itertools.count(1)
 Expectation = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -196,10 +198,10 @@ class Stacks:
             lambda stream: sandbox.records("contacts"),
             {"contacts": lambda record: expected.hubspot_contact(record, record_times=True)})
 
-    def rest_people(self, api: PeopleApi, app: Callable[[PeopleApi], Any] = people_app,
+    def rest_people(self, api: PeopleApi, app: Callable[[Any], Starlette] = people_app,
                     **changes: Any) -> Stack:
-        """connectors/examples/people_api.toml against `app(api)`, with `changes` to its
-        settings."""
+        """connectors/examples/people_api.toml against `app(api)` (by default the people API),
+        with `changes` to its settings."""
         server = SandboxServer(api, app=app(api)).start()
         config = load_config(EXAMPLES / "people_api.toml")
         config["base_url"] = server.url

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from connectors import hubspot
-from connectors.headroom import DAY_MS, header_int, slow_down_ms
+from connectors.headroom import DAY_MS, MAX_DIGITS, header_int, slow_down_ms
 from connectors.rest import RestConnector
 from connectors.rest_config import RestSettings, load_config
 from connectors.salesforce import SalesforceConnector
@@ -55,6 +55,19 @@ def test_header_int_reads_only_plain_counts() -> None:
     headers = httpx.Headers({"a": " 42 ", "b": "-1", "c": "1.5", "d": b"\xb2"})
     assert [header_int(headers, n) for n in ("a", "b", "c", "d", "e", None)] == [
         42, None, None, None, None, None]
+
+
+def test_header_int_takes_no_number_longer_than_a_float_holds() -> None:
+    headers = httpx.Headers({"a": "9" * MAX_DIGITS, "b": "9" * (MAX_DIGITS + 1), "c": "9" * 400})
+    assert [header_int(headers, n) for n in ("a", "b", "c")] == [int("9" * MAX_DIGITS), None,
+                                                                  None]
+
+
+def test_a_wait_is_a_day_at_most() -> None:
+    years_ms = 10**14
+    assert slow_down_ms(0, 100, years_ms, rolling=False) == DAY_MS  # a reset years away
+    assert slow_down_ms(0, 1, years_ms) == DAY_MS  # a rolling window years long
+    assert slow_down_ms(0, 100, DAY_MS, rolling=False) == DAY_MS  # a day's reset stays whole
 
 
 def test_hubspot_burst_and_daily_headroom() -> None:

@@ -3,6 +3,7 @@ and the token exchange of every grant against the sandboxes' real OAuth endpoint
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from connectors.base import HttpSettings, Page, PageRequest
-from connectors.errors import Category, ProviderError
+from connectors.errors import MAX_WAIT_S, Category, ProviderError
 from connectors.http import (
     STATIC_SECRET_TTL_S,
     Call,
@@ -26,6 +27,8 @@ from connectors.registry import build
 from connectors.rest import RestConnector
 from connectors.rest_config import RestSettings, load_config
 from sandbox import HubSpotSandbox, SandboxServer
+from sandbox.hostile_bodies import HostileApi
+from sandbox.hostile_bodies import create_app as hostile_app
 from sandbox.rest_example import PeopleApi, create_app
 from sandbox.salesforce_app import create_app as salesforce_app
 from sandbox.salesforce_state import SalesforceSandbox
@@ -98,13 +101,13 @@ def test_json_strict_readers_refuse_is_read_leniently_and_can_be_staged() -> Non
     body = (b'[{"a": NaN, "b": Infinity, "c": -Infinity, "d": 1e400, "e": 1.5, "f": 7},'
             b' {"g": "\\ud800x", "h": "\\ud83d\\ude00", "caf\xe9": 18446744073709551616,'
             b' "i": ' + b"9" * 5000 + b'}]')
-    parsed = json_or_none(httpx.Response(200, content=body))
+    parsed = json_or_none(body)
     assert parsed == [{"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": "1e400", "e": 1.5,
                        "f": 7},
                       {"g": "\ufffdx", "h": "\U0001f600", "caf\ufffd": 2.0**64, "i": "9" * 5000}]
     assert serialize_records(parsed)
     for not_json in (b"<html>Service Unavailable</html>", b"[" * 100_000, b""):
-        assert json_or_none(httpx.Response(200, content=not_json)) is None
+        assert json_or_none(not_json) is None
 
 
 def test_a_200_that_is_neither_result_nor_error_is_malformed() -> None:
@@ -276,3 +279,105 @@ async def test_jwt_bearer_grant(org: Any) -> None:
     assert (info.value.category, info.value.message) == (
         "auth_failure", "the stored private key is not a PEM key")
     assert sandbox.stats["statuses"] == answered  # refused before any request
+
+
+# -- what an answer may cost: max_response_bytes and the timeout_s deadline ----------------------
+LIMIT = 64 * 1024  # the smallest max_response_bytes allowed
+
+
+@pytest.fixture
+def hostile() -> Iterator[tuple[HostileApi, str]]:
+    api = HostileApi(people=3, page_bytes=2 * LIMIT, trickle_s=0.05)
+    with SandboxServer(api, app=hostile_app(api)) as server:
+        yield api, server.url
+
+
+def _hostile(url: str, mode: str, params: dict[str, str] | None = None,
+             **settings: Any) -> RestConnector:
+    config = load_config(EXAMPLES / "people_api.toml") | {"base_url": url, **settings}
+    config["streams"]["people"] |= {
+        "path": f"/v1/hostile/{mode}", "params": params or {}, "records_path": "data",
+        "pagination": {"type": "cursor", "cursor_path": "next", "param": "cursor"}}
+    return RestConnector(RestSettings.model_validate(config))
+
+
+async def _fetch(connector: RestConnector, key: str) -> Page:
+    async with httpx.AsyncClient() as client:
+        return await connector.fetch_page(client, key, PageRequest(
+            "people", "full_refresh", None, NOW_MS, None))
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content_length", "chunked"])
+async def test_an_answer_over_max_response_bytes_is_refused(hostile: Any, chunked: bool) -> None:
+    api, url = hostile
+    params = {"chunked": "1"} if chunked else {}
+    with pytest.raises(ProviderError) as info:
+        await _fetch(_hostile(url, "huge", params, max_response_bytes=LIMIT), api.api_key)
+    assert (info.value.category, info.value.status) == ("validation_error", 200)
+    assert f"larger than max_response_bytes ({LIMIT} bytes)" in info.value.message
+    # The same page under a limit that holds it: read whole, every record.
+    page = await _fetch(_hostile(url, "huge", params, max_response_bytes=4 * LIMIT),
+                        api.api_key)
+    assert len(api.huge({})) > 2 * LIMIT and [r["id"] for r in page.records[:3]] == [1, 2, 3]
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_the_body() -> None:
+    # Headers that announce a gigabyte, then silence: refused at once, not timed out.
+    done = asyncio.Event()
+
+    async def announce(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n{")
+        await writer.drain()
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(announce, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        connector = _plain(f"http://127.0.0.1:{port}", max_response_bytes=LIMIT, timeout_s=5)
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(ProviderError) as info:
+                await connector.fetch_page(client, "t", PageRequest(
+                    "things", "full_refresh", None, NOW_MS, None))
+    finally:
+        done.set()
+        server.close()
+        await server.wait_closed()
+    assert info.value.category == "validation_error", info.value.message
+
+
+@pytest.mark.parametrize("mode", ["trickle", "endless"])
+async def test_timeout_s_covers_the_whole_answer(hostile: Any, mode: str) -> None:
+    # Each read takes 50 ms (10 ms endless): httpx's own timeout never fires. The endless body
+    # comes a kilobyte per 10 ms at most, so it reaches the limit only well after timeout_s.
+    api, url = hostile
+    with pytest.raises(ProviderError) as info:
+        await _fetch(_hostile(url, mode, timeout_s=0.5, max_response_bytes=4 * LIMIT),
+                     api.api_key)
+    assert (info.value.category, info.value.message) == (
+        "timeout", "no response within 0.5s (timeout_s, from connecting to the last byte)")
+
+
+@pytest.mark.parametrize(("mode", "category"), [("huge", "validation_error"),
+                                                ("trickle", "timeout")])
+def test_a_token_answer_is_read_within_the_same_bounds(hostile: Any, mode: str,
+                                                       category: str) -> None:
+    api, url = hostile
+    connector = _hostile(url, "paged", max_response_bytes=LIMIT, timeout_s=0.5, auth={
+        "type": "oauth2_client_credentials", "token_url": f"/oauth/{mode}", "client_id": "c"})
+    with pytest.raises(ProviderError) as info:
+        connector.refresh(api.api_key, "")
+    assert (info.value.category, info.value.operation) == (category, "refresh_token")
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+def test_retry_after_that_is_no_number_of_seconds_is_none(value: str) -> None:
+    headers = {"Retry-After": value}
+    assert seconds_header(httpx.Headers(headers), "Retry-After") is None
+    assert _plain().error(_reply(503, {}, headers), "fetch").retry_after is None
+
+
+def test_retry_after_over_a_day_is_a_day() -> None:
+    error = _plain().error(_reply(429, {}, {"Retry-After": "99999999"}), "fetch")
+    assert error.retry_after == MAX_WAIT_S == 86_400

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from connectors.base import PageRequest
 from connectors.errors import ProviderError
 from connectors.registry import build
+from connectors.salesforce import api_usage
 from sandbox import SandboxServer
 from sandbox.salesforce_app import create_app
 from sandbox.salesforce_state import SalesforceSandbox
@@ -62,6 +63,15 @@ async def test_page_drops_attributes_and_reads_the_daily_usage(org: Any) -> None
     error = info.value
     assert (error.category, error.status) == ("rate_limited", 403)
     assert "REQUEST_LIMIT_EXCEEDED" in error.message and error.retry_after == 900
+
+
+@pytest.mark.parametrize(("header", "usage"), [
+    ("api-usage=18/15000", {"used": 18, "limit": 15000}),
+    (f"api-usage=18/{'9' * 16}", None),  # no allowance Salesforce means, and too long for a
+    (f"api-usage={'9' * 400}/15000", None),  # float in the headroom's arithmetic
+])
+def test_daily_usage_is_read_only_from_plain_counts(header: str, usage: Any) -> None:
+    assert api_usage(httpx.Headers({"Sforce-Limit-Info": header})) == usage
 
 
 @pytest.mark.parametrize(
