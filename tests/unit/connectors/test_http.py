@@ -361,13 +361,13 @@ async def test_timeout_s_covers_the_whole_answer(hostile: Any, mode: str) -> Non
 
 @pytest.mark.parametrize(("mode", "category"), [("huge", "validation_error"),
                                                 ("trickle", "timeout")])
-def test_a_token_answer_is_read_within_the_same_bounds(hostile: Any, mode: str,
-                                                       category: str) -> None:
+async def test_a_token_answer_is_read_within_the_same_bounds(hostile: Any, mode: str,
+                                                             category: str) -> None:
     api, url = hostile
     connector = _hostile(url, "paged", max_response_bytes=LIMIT, timeout_s=0.5, auth={
         "type": "oauth2_client_credentials", "token_url": f"/oauth/{mode}", "client_id": "c"})
     with pytest.raises(ProviderError) as info:
-        connector.refresh(api.api_key, "")
+        await refresh(connector, api.api_key, "")
     assert (info.value.category, info.value.operation) == (category, "refresh_token")
 
 
