@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
@@ -167,9 +168,10 @@ class Stacks:
                          sandbox, server, sandbox.records, {"contacts": expected.hubspot_contact})
 
     def salesforce(self, settings: dict[str, Any] | None = None, jwt: bool = False,
+                   app: Callable[[SalesforceSandbox], Starlette] = salesforce_app,
                    **sandbox_args: Any) -> Stack:
         sandbox = SalesforceSandbox(**sandbox_args)
-        server = SandboxServer(sandbox, app=salesforce_app(sandbox)).start()
+        server = SandboxServer(sandbox, app=app(sandbox)).start()
         config = {"base_url": server.url, "token_url": f"{server.url}/services/oauth2/token",
                   "client_id": sandbox.client_id, "batch_size": 200, **(settings or {})}
         if jwt:
@@ -196,9 +198,11 @@ class Stacks:
             lambda stream: sandbox.records("contacts"),
             {"contacts": lambda record: expected.hubspot_contact(record, record_times=True)})
 
-    def rest_people(self, api: PeopleApi, **changes: Any) -> Stack:
-        """connectors/examples/people_api.toml against `api`, with `changes` to its settings."""
-        server = SandboxServer(api, app=people_app(api)).start()
+    def rest_people(self, api: PeopleApi, app: Callable[[PeopleApi], Starlette] = people_app,
+                    **changes: Any) -> Stack:
+        """connectors/examples/people_api.toml against `api` (served by `app`), with `changes`
+        to its settings."""
+        server = SandboxServer(api, app=app(api)).start()
         config = load_config(EXAMPLES / "people_api.toml")
         config["base_url"] = server.url
         stream = config["streams"]["people"]
