@@ -37,7 +37,8 @@ from workflows.names import WORKFLOW_QUEUE, WORKFLOW_TYPE, workflow_id
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
 SOBJECT = {"contacts": "Contact", "companies": "Account", "deals": "Opportunity"}
 # Keys `rest_people(**changes)` sets on the connection; the rest go to the people stream.
-CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parallel_fetches")
+CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parallel_fetches",
+                    "requests_per_second")
 _names = itertools.count(1)
 Expectation = Callable[[dict[str, Any]], dict[str, Any] | None]
 
