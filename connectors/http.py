@@ -1,7 +1,9 @@
 """The HTTP exchange of every provider, written once: a connector only says what is its own.
 
 `HttpConnector` sends each request (pages and token calls alike) through `_build`, the one place
-that sees every URL a credential goes to, with the connection's timeout; it decodes JSON, turns
+that sees every URL a credential goes to, with the connection's timeout, and refuses any that
+leaves the connection's origin; it redacts what a provider says back (errors, request ids, next
+cursors: connectors.redact) in `fetch_page` and `refresh`; it decodes JSON, turns
 transport failures, non-success statuses and 200s that carry an error into the error envelope,
 reads Retry-After, and runs the OAuth token exchange for every grant.
 
@@ -112,7 +114,7 @@ def without_masked(url: httpx.URL) -> httpx.URL:
 def redacted(error: ProviderError, secrets: Iterable[str | None]) -> ProviderError:
     """The error with what the provider said (message, request id) safe to store and show."""
     secrets = tuple(secrets)
-    request_id = None if error.request_id is None else redact(error.request_id, secrets)
+    request_id = None if error.request_id is None else redact(str(error.request_id), secrets)
     return replace(error, message=redact(error.message, secrets), request_id=request_id)
 
 
@@ -206,7 +208,6 @@ class HttpConnector:
         """Every request, with credentials or to the token endpoint, is built here, and goes to
         the connection's origin (the token URL's, for token calls) or nowhere: a next link, a
         `nextRecordsUrl` or a configured path that leaves it is refused before any request."""
-        params = {**(call.params or {}), **authorization.params} or None
         try:
             home = httpx.URL(call.url if call.operation == TOKEN_OPERATION
                              else self.settings.base_url)
@@ -215,8 +216,11 @@ class HttpConnector:
                 raise ProviderError("validation_error", f"{call.operation} URL has scheme "
                                     f"{target.scheme or 'none'}: only http and https are "
                                     "supported", self.provider, call.operation)
+            params = {**(call.params or {}), **authorization.params}
+            if params:  # merged here: httpx's `params=` replaces a next link's own query string
+                target = target.copy_merge_params(params)
             request = client.build_request(
-                call.method, target, params=params, json=call.json, data=call.form,
+                call.method, target, json=call.json, data=call.form,
                 headers={**call.headers, **authorization.headers}, timeout=self.settings.timeout_s)
         except httpx.InvalidURL as exc:
             raise ProviderError("validation_error", f"{call.operation} URL is invalid: {exc}",
