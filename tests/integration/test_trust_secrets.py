@@ -102,7 +102,7 @@ async def test_a_next_link_carrying_the_access_token_is_stored_without_it(
             pagination={"type": "next_link", "link_path": "links.next"},
             requests_per_second=1000)  # a fetch per page: every cursor goes to the history
         handle = await stack.start("people")
-        summary = await handle.result()
+        summary = await asyncio.wait_for(handle.result(), 60)
     assert summary["pages"] == 4
     stack.assert_destination_equals_sandbox("people")  # the masked token was not sent back
     with engine().connect() as conn:
