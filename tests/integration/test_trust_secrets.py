@@ -69,6 +69,23 @@ async def test_a_token_endpoint_echoing_the_form_leaks_nothing(
     await _assert_shown_nowhere(stack, temporal, history, caplog, secrets)
 
 
+async def test_a_rest_token_endpoint_echoing_the_client_secret_leaks_nothing(
+    rest_stack: Any, temporal: WorkflowEnvironment, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = PeopleApi(people=10)
+    stack = rest_stack("people", api, partial(people_app, elsewhere="http://127.0.0.1:9"),
+                       auth={"type": "oauth2_client_credentials", "token_url": "/oauth/echo",
+                             "client_id": "people-client"},
+                       path="/v1/hostile/token-link", records_path="data")
+    handle = await stack.start("people")
+    status = await wait_for_status(handle, lambda s: s["state"] == "needs_reauthorization")
+    assert "token refresh refused: invalid_client: rejected request:" in status["blocked"]
+    history = readable(await handle.fetch_history())
+    assert "client_secret=***" in history
+    await _assert_shown_nowhere(stack, temporal, history, caplog, [api.api_key])
+
+
 async def test_a_failing_token_endpoint_echoing_the_form_leaks_nothing(
     sf_stack: Any, temporal: WorkflowEnvironment, caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -103,6 +120,7 @@ async def test_a_next_link_carrying_the_access_token_is_stored_without_it(
             requests_per_second=1000)  # a fetch per page: every cursor goes to the history
         handle = await stack.start("people")
         summary = await asyncio.wait_for(handle.result(), 60)
+    assert recorder.requests == []
     assert summary["pages"] == 4
     stack.assert_destination_equals_sandbox("people")  # the masked token was not sent back
     with engine().connect() as conn:
