@@ -1,7 +1,9 @@
 """The HTTP exchange of every provider, written once: a connector only says what is its own.
 
 `HttpConnector` sends each request (pages and token calls alike) through `_build`, the one place
-that sees every URL a credential goes to, with the connection's timeout; it decodes JSON, turns
+that sees every URL a credential goes to, with the connection's timeout, and refuses any that
+leaves the connection's origin; it redacts what a provider says back (errors, request ids, next
+cursors: connectors.redact) in `fetch_page` and `refresh`; it decodes JSON, turns
 transport failures, non-success statuses and 200s that carry an error into the error envelope,
 reads Retry-After, and runs the OAuth token exchange for every grant. Every answer is read
 through `exchange`: at most `max_response_bytes`, within `timeout_s` from connect to last byte.
@@ -22,9 +24,9 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import httpx
@@ -33,6 +35,7 @@ import orjson
 from connectors.base import HttpSettings, Page, PageRequest, SyncKind, TokenGrant, UnusableGrant
 from connectors.errors import Category, ProviderError, timed_out, transport_error
 from connectors.oauth import BadKey, Grant
+from connectors.redact import MASK, oversized, redact, redact_cursor
 
 STATUS_CATEGORIES: dict[int, Category] = {
     401: "auth_failure", 403: "auth_failure", 408: "timeout", 504: "timeout",
@@ -41,6 +44,7 @@ STATUS_CATEGORIES: dict[int, Category] = {
 STATIC_SECRET_TTL_S = 10 * 365 * 86400  # an API key or password does not expire by itself
 TOKEN_OPERATION = "refresh_token"
 MIN_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S = 1, 365 * 86400
+SCHEMES = {"http": 80, "https": 443}  # what a request may use, with its default port
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,32 @@ def token_lifetime(expires_in: Any) -> int:
     return int(seconds)
 
 
+def origin(url: httpx.URL) -> tuple[str, str, int | None, str]:
+    """Scheme, host, port (the scheme's default spelled out) and user info: what must match."""
+    return url.scheme, url.host, url.port or SCHEMES.get(url.scheme), url.userinfo.decode()
+
+
+def shown(url: httpx.URL) -> str:
+    """An origin as a person reads it: https://acme.example, http://127.0.0.1:8080."""
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+
+
+def without_masked(url: httpx.URL) -> httpx.URL:
+    """A stored link whose credential was masked (connectors.redact) goes without it: the
+    connection's own credential is added by `authorize`, a literal `***` would be refused."""
+    for name, value in url.params.multi_items():
+        if value == MASK:
+            url = url.copy_remove_param(name)
+    return url
+
+
+def redacted(error: ProviderError, secrets: Iterable[str | None]) -> ProviderError:
+    """The error with what the provider said (message, request id) safe to store and show."""
+    secrets = tuple(secrets)
+    request_id = None if error.request_id is None else redact(str(error.request_id), secrets)
+    return replace(error, message=redact(error.message, secrets), request_id=request_id)
+
+
 def seconds_header(headers: httpx.Headers, name: str) -> float | None:
     """A header in seconds (Retry-After's delta-seconds form), never negative; else None (also
     for `inf` and `nan`: not a number of seconds). ProviderError caps what is kept at a day."""
@@ -189,12 +219,21 @@ class HttpConnector:
             raise ProviderError("validation_error", f"unknown stream {request.stream!r}",
                                 self.provider, "fetch")
         try:
-            return await self.read_page(client, access_token, request)
+            page = await self.read_page(client, access_token, request)
+        except ProviderError as exc:
+            raise redacted(exc, (access_token,)) from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # A 200 whose records lack what every record of the provider has: the provider's
             # fault, retried like any server error rather than crashing the activity.
             raise ProviderError("server_error", f"malformed response: {type(exc).__name__}",
                                 self.provider, "fetch") from None
+        # The next cursor goes into workflow history: masked there, and refused rather than cut.
+        page.next_cursor = redact_cursor(page.next_cursor, (access_token,))
+        length = oversized(page.next_cursor)
+        if length is not None:
+            raise ProviderError("validation_error", f"the next cursor holds a value of {length} "
+                                "characters, too long to store", self.provider, "fetch")
+        return page
 
     async def read_page(
         self, client: httpx.AsyncClient, access_token: str, request: PageRequest
@@ -223,11 +262,33 @@ class HttpConnector:
 
     def _build(self, client: httpx.AsyncClient, call: Call,
                authorization: Authorization) -> httpx.Request:
-        """Every request, with credentials or to the token endpoint, is built here."""
-        params = {**(call.params or {}), **authorization.params} or None
-        return client.build_request(
-            call.method, call.url, params=params, json=call.json, data=call.form,
-            headers={**call.headers, **authorization.headers}, timeout=self.settings.timeout_s)
+        """Every request, with credentials or to the token endpoint, is built here, and goes to
+        the connection's origin (the token URL's, for token calls) or nowhere: a next link, a
+        `nextRecordsUrl` or a configured path that leaves it is refused before any request."""
+        try:
+            home = httpx.URL(call.url if call.operation == TOKEN_OPERATION
+                             else self.settings.base_url)
+            target = without_masked(httpx.URL(call.url))
+            if target.scheme not in SCHEMES:  # file://, ftp://, none: a setting or link to fix
+                raise ProviderError("validation_error", f"{call.operation} URL has scheme "
+                                    f"{target.scheme or 'none'}: only http and https are "
+                                    "supported", self.provider, call.operation)
+            params = {**(call.params or {}), **authorization.params}
+            if params:  # merged here: httpx's `params=` replaces a next link's own query string
+                target = target.copy_merge_params(params)
+            request = client.build_request(
+                call.method, target, json=call.json, data=call.form,
+                headers={**call.headers, **authorization.headers}, timeout=self.settings.timeout_s)
+        except httpx.InvalidURL as exc:
+            raise ProviderError("validation_error", f"{call.operation} URL is invalid: {exc}",
+                                self.provider, call.operation) from None
+        url = request.url
+        if origin(url) != origin(home):
+            raise ProviderError("validation_error", f"{call.operation} URL leaves {shown(home)} "
+                                f"(it goes to {shown(url)}): credentials are sent to the "
+                                "connection's origin only; no request was made",
+                                self.provider, call.operation)
+        return request
 
     async def exchange(self, client: httpx.AsyncClient, call: Call,
                        authorization: Authorization) -> Reply:
@@ -326,7 +387,20 @@ class HttpConnector:
     async def refresh(
         self, client: httpx.AsyncClient, client_secret: str, refresh_token: str
     ) -> TokenGrant:
-        """A new access token, on the worker's shared client (never blocking its event loop)."""
+        """A new access token, on the worker's shared client (never blocking its event loop); a
+        token endpoint that echoes the form has its words redacted."""
+        secrets = (client_secret, refresh_token)
+        try:
+            return await self._token(client, client_secret, refresh_token)
+        except ProviderError as exc:
+            raise redacted(exc, secrets) from None
+        except UnusableGrant as exc:
+            raise UnusableGrant(redacted(exc.error, (*secrets, exc.refresh_token)),
+                                exc.refresh_token) from None
+
+    async def _token(
+        self, client: httpx.AsyncClient, client_secret: str, refresh_token: str
+    ) -> TokenGrant:
         try:
             grant = self.grant(client_secret, refresh_token)
         except BadKey as exc:

@@ -119,7 +119,7 @@ class HubSpotConnector(HttpConnector):
     def fault(self, reply: Reply) -> Fault:
         info = reply.body if isinstance(reply.body, dict) else {}
         return Fault(str(info.get("category") or info.get("errorType") or ""),
-                     str(info.get("message") or "")[:500],
+                     str(info.get("message") or ""),  # cut after redaction (http.redacted)
                      info.get("correlationId") or reply.headers.get("X-HubSpot-Correlation-Id"))
 
     def retry_after(self, reply: Reply, category: Category, fault: Fault) -> float | None:

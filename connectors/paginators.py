@@ -66,7 +66,7 @@ class _Paginator(BaseModel):
             return None
         mark = _fingerprint(token)
         if mark in seen or (cursor.get("token") is not None and token == cursor.get("token")):
-            raise LoopDetected(f"the API repeated a pagination cursor ({str(token)[:80]})")
+            raise LoopDetected(f"the API repeated a pagination cursor ({token})")
         return {"token": token, "page": page, "seen": [*seen, mark][-SEEN_KEPT:]}
 
 

@@ -120,12 +120,6 @@ class RestConnector(HttpConnector):
             # A provider or configuration bug: retrying cannot help, a person has to look.
             raise ProviderError("validation_error", f"pagination loop: {exc}", PROVIDER,
                                 "fetch", 200) from None
-        auth = self.settings.auth
-        if next_cursor and isinstance(auth, ApiKey) and auth.location == "query" and \
-                "://" in str(next_cursor["token"]):
-            # A next link that echoes the key must not carry it into workflow history.
-            url = httpx.URL(str(next_cursor["token"])).copy_remove_param(auth.name)
-            next_cursor["token"] = str(url)
         if spec.incremental is None and request.window_start_ms is not None:
             # The API cannot filter: keep the window's records (pages are still all read).
             start, end = request.window_start_ms, request.window_end_ms
@@ -163,7 +157,7 @@ class RestConnector(HttpConnector):
         if value is None or (rule.values is not None and value not in rule.values):
             return None
         message = dig(body, rule.message_path) if rule.message_path else None
-        return str(message or value)[:300]
+        return str(message or value)
 
     def fault(self, reply: Reply) -> Fault:
         in_body = self._body_error(reply.body)

@@ -29,6 +29,7 @@ from connectors.salesforce_api import (
     CONCURRENT_LIMIT_RETRY_S,
     KEYSET_FIELDS,
     LIMIT_INFO,
+    NEXT_RECORDS,
     PROVIDER,
     RECORD_ID,
     SOBJECTS,
@@ -148,6 +149,12 @@ class SalesforceConnector(HttpConnector):
             if not next_cursor["next"]:
                 raise ProviderError("server_error", "done is false but no nextRecordsUrl",
                                     PROVIDER, "query", 200)
+            if not NEXT_RECORDS.match(str(next_cursor["next"])):
+                # It is appended to base_url: `.evil.example/x`, `:8443/x` or `@host/x` would
+                # take the session to another host (connectors.http refuses that too).
+                raise ProviderError("validation_error", "nextRecordsUrl is not a path under "
+                                    f"/services/data/: {str(next_cursor['next'])!r}", PROVIDER,
+                                    "query", 200)
         usage = api_usage(reply.headers)
         if usage is None:
             return Page(records, next_cursor)
@@ -170,7 +177,7 @@ class SalesforceConnector(HttpConnector):
         code = str(first.get("errorCode") or "")
         # INVALID_FIELD messages echo the query; keep the line that names the problem.
         lines = [line for line in str(first.get("message") or "").splitlines() if line.strip()]
-        return Fault(code, f"{code}: {lines[-1][:300]}" if code and lines else code,
+        return Fault(code, f"{code}: {lines[-1]}" if code and lines else code,
                      reply.headers.get("X-Request-Id"))
 
     def retry_after(self, reply: Reply, category: Category, fault: Fault) -> float | None:

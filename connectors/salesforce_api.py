@@ -19,6 +19,8 @@ FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 # At most 15 digits each (headroom.MAX_DIGITS): longer is no count Salesforce means.
 LIMIT_INFO = re.compile(r"api-usage=(\d{1,15})/(\d{1,15})(?!\d)")
+# A nextRecordsUrl is a path of the REST API: no `..` segment, nothing but path characters.
+NEXT_RECORDS = re.compile(r"^(?!.*/\.\.(?:/|$))/services/data/[A-Za-z0-9._~/-]*$")
 CONCURRENT_LIMIT_RETRY_S = 30.0  # REQUEST_LIMIT_EXCEEDED that is not the daily allowance
 CATEGORIES: dict[str, Category] = {
     "INVALID_SESSION_ID": "auth_failure",

@@ -12,7 +12,7 @@ from temporalio.worker import Replayer
 
 from store import vault
 from store.db import engine
-from tests.support.history import runs_of
+from tests.support.history import readable, runs_of
 from tests.support.stacks import wait_for_status
 from workflows.stream_sync import StreamSync
 
@@ -50,7 +50,7 @@ async def test_history_holds_no_secrets_or_record_bodies(make_stack: Any) -> Non
     first_run = stack.client.get_workflow_handle(stack.workflow_id,
                                                  run_id=handle.first_execution_run_id)
     histories = [await first_run.fetch_history(), await handle.fetch_history()]
-    text = "\n".join(h.to_json() for h in histories)
+    text = "\n".join(readable(h) for h in histories)  # payloads decoded
     with engine().connect() as conn:
         secrets = vault.load(conn, stack.connection).secrets
     forbidden = [secrets.client_secret, secrets.refresh_token, secrets.access_token]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 from typing import Any
 
 from temporalio.client import WorkflowHistory
@@ -40,3 +43,24 @@ async def runs_of(stack: Stack, handle: Any) -> list[WorkflowHistory]:
                   if last.HasField("workflow_execution_continued_as_new_event_attributes")
                   else None)
     return histories
+
+
+def readable(history: WorkflowHistory) -> str:
+    """The history as JSON text with every payload decoded (to_json shows them base64): what a
+    person reading it in the Web UI or `temporal workflow show` sees, to search for secrets."""
+    decoded: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            data = value.get("data")
+            if isinstance(data, str):
+                with contextlib.suppress(binascii.Error, ValueError):  # bytes, not a payload
+                    decoded.append(base64.b64decode(data, validate=True).decode(errors="replace"))
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    walk(history.to_json_dict())
+    return "\n".join([history.to_json(), *decoded])

@@ -38,7 +38,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "examples"
 SOBJECT = {"contacts": "Contact", "companies": "Account", "deals": "Opportunity"}
 # Keys `rest_people(**changes)` sets on the connection; the rest go to the people stream.
 CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parallel_fetches",
-                    "timeout_s", "max_response_bytes", "rate_limit")
+                    "timeout_s", "max_response_bytes", "rate_limit",
+                    "requests_per_second")
 _names = itertools.count(1)
 Expectation = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -169,9 +170,10 @@ class Stacks:
                          sandbox, server, sandbox.records, {"contacts": expected.hubspot_contact})
 
     def salesforce(self, settings: dict[str, Any] | None = None, jwt: bool = False,
+                   app: Callable[[SalesforceSandbox], Starlette] = salesforce_app,
                    **sandbox_args: Any) -> Stack:
         sandbox = SalesforceSandbox(**sandbox_args)
-        server = SandboxServer(sandbox, app=salesforce_app(sandbox)).start()
+        server = SandboxServer(sandbox, app=app(sandbox)).start()
         config = {"base_url": server.url, "token_url": f"{server.url}/services/oauth2/token",
                   "client_id": sandbox.client_id, "batch_size": 200, **(settings or {})}
         if jwt:
