@@ -13,6 +13,10 @@ from connectors.errors import ProviderError
 from connectors.urls import Url
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+DAY_S = 86400
+# One request must end well inside the fetch activity's start-to-close timeout (90 s,
+# workflows.steps), or the attempt is killed instead of reporting the timeout.
+MAX_TIMEOUT_S = 60.0
 
 
 class SyncSettings(BaseModel):
@@ -21,14 +25,15 @@ class SyncSettings(BaseModel):
     # No inf or nan, which JSON, TOML and YAML files can spell (and PostgreSQL's JSON cannot).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    lookback_s: int = Field(300, ge=0)
-    refresh_margin_s: int = Field(300, ge=0)
+    # Every duration is bounded: a lookback or an SLA of 10^15 s would overflow the clock.
+    lookback_s: int = Field(300, ge=0, le=366 * DAY_S)
+    refresh_margin_s: int = Field(300, ge=0, le=DAY_S)
     # Per provider request, from connecting to the last byte of the answer (connectors.http).
-    timeout_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(30.0, gt=0, le=MAX_TIMEOUT_S)
     # Pages one workflow run handles before it continues as new (keeps each history small).
     pages_per_run: int = Field(300, ge=1, le=2000)
     # Staleness SLA in seconds (default: twice the sync interval, one hour without one).
-    sla_s: float | None = Field(None, gt=0)
+    sla_s: float | None = Field(None, gt=0, le=366 * DAY_S)
     # Enforced by the Temporal server per connection (infra.rate_limits); None: no limit.
     requests_per_second: float | None = Field(None, gt=0, le=10_000)
     # Where a full refresh starts (the provider holds nothing older worth syncing). With it, a

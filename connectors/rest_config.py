@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from yaml.composer import ComposerError
 
-from connectors.base import HttpSettings
+from connectors.base import DAY_S, HttpSettings
 from connectors.errors import Category
 from connectors.mapping import Mapping, with_id
 from connectors.paginators import Pagination
@@ -99,12 +99,12 @@ class RateLimit(_Model):
     remaining_header: str | None = None
     retry_after_header: str = "Retry-After"  # seconds
     reset_header: str | None = None  # epoch seconds when the window resets
-    default_retry_s: float = Field(default=10.0, ge=0)
+    default_retry_s: float = Field(default=10.0, ge=0, le=DAY_S)
     # The window's budget (a header, else a fixed number) and length: with the remaining count
     # they let a stream slow down before the budget runs out (connectors.headroom).
     limit_header: str | None = None
     limit: int | None = Field(default=None, ge=1)
-    interval_s: float | None = Field(default=None, gt=0)
+    interval_s: float | None = Field(default=None, gt=0, le=DAY_S)
 
 
 class ErrorInBody(_Model):
@@ -122,7 +122,7 @@ class RestSettings(HttpSettings):
     headers: dict[str, str] = {}
     rate_limit: RateLimit = RateLimit()
     error_in_body: ErrorInBody | None = None
-    refresh_margin_s: int = Field(60, ge=0)
+    refresh_margin_s: int = Field(60, ge=0, le=DAY_S)
 
 
 # A connection's settings are a few KiB; more is a mistake (or an attack on the CLI's memory).

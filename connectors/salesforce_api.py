@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from connectors.base import HttpSettings
+from connectors.base import DAY_S, HttpSettings
 from connectors.errors import Category
 from connectors.mapping import Mapping
 from connectors.urls import Url
@@ -56,10 +56,10 @@ class SalesforceSettings(HttpSettings):
     username: str | None = None  # the JWT subject
     audience: str = "https://login.salesforce.com"
     # The org's session timeout (Setup > Session Settings): how long an access token lives.
-    session_timeout_s: int = Field(7200, ge=1)
+    session_timeout_s: int = Field(7200, ge=1, le=DAY_S)  # Salesforce's longest: 24 hours
     batch_size: int = Field(2000, ge=200, le=2000)
     # TotalRequests is a rolling 24-hour allowance: wait this long before asking again.
-    request_limit_retry_s: float = Field(900.0, ge=1)
+    request_limit_retry_s: float = Field(900.0, ge=1, le=DAY_S)
 
     @model_validator(mode="after")
     def _consistent(self) -> SalesforceSettings:
