@@ -30,6 +30,20 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+# (database, HubSpot API version) of a test that takes `api_version`: both versions on SQLite,
+# the default one on PostgreSQL too. The paths are the connector's concern, not the database's:
+# a fourth run would test nothing new.
+API_VERSION_RUNS = [("sqlite", "2026-03"), ("sqlite", "v3"), ("postgresql", "2026-03")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test taking `api_version` (for make_stack(api_version=...)) runs on API_VERSION_RUNS."""
+    if "api_version" in metafunc.fixturenames and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize(("database_url", "api_version"), API_VERSION_RUNS,
+                             indirect=["database_url"], ids=[f"{d}-{v}" for d, v in
+                                                             API_VERSION_RUNS])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.mktemp("tributary-home")
@@ -109,7 +123,8 @@ async def worker(temporal: WorkflowEnvironment, database_url: str) -> AsyncItera
 
 @pytest.fixture
 async def make_stack(worker: Client, database_url: str) -> AsyncIterator[Callable[..., Stack]]:
-    """make_stack(settings, **sandbox_args): a HubSpot sandbox and a connection to it."""
+    """make_stack(settings, api_version=None, **sandbox_args): a HubSpot sandbox and a
+    connection to it."""
     async with stack_factory(worker) as stacks:
         yield stacks.hubspot
 
