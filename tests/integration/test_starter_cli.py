@@ -130,7 +130,8 @@ async def test_second_start_of_a_running_sync_is_refused(
         f"(workflow {workflow_id(stack.connection, 'contacts')})")
 
     status = await asyncio.to_thread(cli, "status", "--json", env=env)
-    [row] = [r for r in json.loads(status.stdout) if r["connection"] == stack.connection]
+    [row] = [r for r in json.loads(status.stdout)
+             if (r["connection"], r["stream"]) == (stack.connection, "contacts")]
     assert row["live"]["state"] in {"starting", "syncing", "sleeping"}
 
     # Without a stream, a signal reaches every running sync of the connection, found by its
