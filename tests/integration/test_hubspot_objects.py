@@ -57,6 +57,21 @@ async def test_companies_and_deals_incremental_picks_up_exactly_the_changes(
         assert stack.state(stream).watermark is not None
 
 
+async def test_a_companies_backfill_walks_the_search_keyset(
+    make_stack: Any, api_version: str
+) -> None:
+    stack = make_stack({"search_page_size": 30, "parallel_fetches": 3}, api_version=api_version,
+                       contacts=0, companies=250, seed=15)
+    handle = await stack.start("companies", backfills=[{"since": "2024-06-01T00:00:00Z"}],
+                               cycle=False)
+    await handle.result()
+    stack.assert_destination_equals_sandbox("companies")
+    # Sliced windows of the search, never the list endpoint (which cannot bound a time range).
+    paths = set(_api_paths(stack))
+    assert paths == {stack.hubspot_paths.search("companies")}
+    assert len(_api_paths(stack)) >= 250 // 30
+
+
 async def test_deals_sharing_one_timestamp_across_pages_all_arrive(
     make_stack: Any, api_version: str
 ) -> None:
