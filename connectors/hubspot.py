@@ -1,4 +1,6 @@
-"""HubSpot CRM v3: list endpoint for full refreshes, search endpoint for incremental windows.
+"""HubSpot CRM objects (contacts, companies, deals) on the connection's `api_version` (2026-03
+or the legacy v3 paths, built in hubspot_api.Paths): list endpoint for full refreshes, search
+endpoint for incremental windows.
 
 Incremental paging is keyset paging on (last-modified, id), one fresh search per page, so the
 search endpoint's 10,000-results cap is never reached however large the window is, and records
@@ -25,11 +27,11 @@ def _seconds_to_utc_midnight() -> float:
     return (DAY_MS - now_ms() % DAY_MS) / 1000
 
 
-def _modified_ms(record: dict[str, Any]) -> int:
+def _modified_ms(record: dict[str, Any], stream: str) -> int:
     """The keyset's timestamp: what the search sorts and filters on."""
     value = record.get("updatedAt")
     if value is None:
-        value = (record.get("properties") or {}).get("lastmodifieddate")
+        value = (record.get("properties") or {}).get(api.LAST_MODIFIED[stream])
     if not value:
         raise ValueError("record has no updatedAt")
     return parse_ms(value)
@@ -37,7 +39,7 @@ def _modified_ms(record: dict[str, Any]) -> int:
 
 class HubSpotConnector(HttpConnector):
     provider = PROVIDER
-    streams: tuple[str, ...] = ("contacts",)
+    streams: tuple[str, ...] = tuple(api.LAST_MODIFIED)
     categories = api.CATEGORIES
     status_categories = api.STATUSES
     missing = "no results"
@@ -62,7 +64,8 @@ class HubSpotConnector(HttpConnector):
 
     # -- pages -----------------------------------------------------------------------------
     def page_call(self, request: PageRequest) -> Call:
-        url = f"{self.settings.base_url}/crm/{api.API_VERSION}/objects/{request.stream}"
+        paths = self.settings.paths
+        url = f"{self.settings.base_url}{paths.objects(request.stream)}"
         properties = self._properties[request.stream]
         if request.kind == "full_refresh":
             params: dict[str, Any] = {"limit": self.settings.list_page_size,
@@ -92,7 +95,8 @@ class HubSpotConnector(HttpConnector):
             "properties": properties,
             "limit": self.settings.search_page_size,
         }
-        return Call("search", f"{url}/search", "POST", json=payload)
+        return Call("search", f"{self.settings.base_url}{paths.search(request.stream)}", "POST",
+                    json=payload)
 
     def parse_page(self, request: PageRequest, reply: Reply) -> Page:
         records: list[dict[str, Any]] = reply.body["results"]
@@ -160,11 +164,11 @@ def _search_page(
         return records, None
     if cursor["mode"] == "ties":
         return records, {"mode": "ties", "ts": cursor["ts"], "id": records[-1]["id"]}
-    last = _modified_ms(records[-1])
-    if _modified_ms(records[0]) == last:
+    last = _modified_ms(records[-1], request.stream)
+    if _modified_ms(records[0], request.stream) == last:
         return records, {"mode": "ties", "ts": last, "id": "0"}
-    return [r for r in records if _modified_ms(r) < last], {"mode": "range", "op": "GTE",
-                                                             "ts": last}
+    return [r for r in records if _modified_ms(r, request.stream) < last], \
+        {"mode": "range", "op": "GTE", "ts": last}
 
 
 def _page(records: list[dict[str, Any]], cursor: dict[str, Any] | None,

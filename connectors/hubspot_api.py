@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from pydantic import Field
 
 from connectors.base import HttpSettings
@@ -10,7 +13,6 @@ from connectors.headroom import PACE_SHARE
 from connectors.http import STATUS_CATEGORIES
 from connectors.urls import Url
 
-API_VERSION = "v3"  # the one place the CRM API version is pinned
 PROVIDER = "hubspot"
 LAST_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
                  "deals": "hs_lastmodifieddate"}
@@ -30,13 +32,50 @@ CATEGORIES: dict[str, Category] = {
 # 477: HubSpot's "migration in progress", retried like a server error.
 STATUSES: dict[int, Category] = {**STATUS_CATEGORIES, 477: "server_error"}
 
+ApiVersion = Literal["2026-03", "v3"]
+# The date-based version (GA 2026-03-30, supported >= 18 months); the legacy /crm/v3 and
+# /crm/v4 paths lose support in September 2027.
+DEFAULT_API_VERSION: ApiVersion = "2026-03"
+# Both versions keep the v1 token endpoint (deprecated 2027-02-16, /oauth/2026-03/token then).
+TOKEN_PATH = "/oauth/v1/token"
+# The legacy family names the version before the API, and associations are on v4.
+LEGACY_VERSIONS = {"objects": "v3", "associations": "v4", "properties": "v3"}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every HubSpot CRM path, built from the connection's `api_version`: the one place."""
+
+    version: ApiVersion = DEFAULT_API_VERSION
+
+    def _crm(self, api: str) -> str:
+        if self.version == "v3":
+            return f"/crm/{LEGACY_VERSIONS[api]}/{api}"
+        return f"/crm/{api}/{self.version}"
+
+    def objects(self, object_type: str) -> str:
+        return f"{self._crm('objects')}/{object_type}"
+
+    def search(self, object_type: str) -> str:
+        return f"{self.objects(object_type)}/search"
+
+    def associations_batch_read(self, from_type: str, to_type: str) -> str:
+        return f"{self._crm('associations')}/{from_type}/{to_type}/batch/read"
+
+    def properties(self, object_type: str) -> str:
+        return f"{self._crm('properties')}/{object_type}"
+
+    def token(self) -> str:
+        return TOKEN_PATH
+
 
 class HubSpotSettings(HttpSettings):
     """A HubSpot connection's non-secret settings (defaults point at the real HubSpot)."""
 
     base_url: Url = "https://api.hubapi.com"
-    token_url: Url = "https://api.hubapi.com/oauth/v1/token"
+    token_url: Url = "https://api.hubapi.com" + TOKEN_PATH
     client_id: str = Field(min_length=1)
+    api_version: ApiVersion = DEFAULT_API_VERSION
     list_page_size: int = Field(100, ge=1, le=100)
     search_page_size: int = Field(200, ge=1, le=200)
     # HubSpot's documented private-app burst limit is 100 requests per 10 seconds.
@@ -44,3 +83,7 @@ class HubSpotSettings(HttpSettings):
     # Search has its own limit (5 per second per account, outside the ten-second one): a
     # little under it, since the Temporal server lets an idle key burst for one second.
     search_requests_per_second: float = Field(4.0, gt=0, le=10_000)
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.api_version)

@@ -1,4 +1,4 @@
-"""Starlette app serving the simulated HubSpot CRM v3 + OAuth API and the /_sandbox control API."""
+"""Starlette app: the simulated HubSpot CRM (v3 and 2026-03 paths), OAuth and /_sandbox control."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sandbox.hubspot_control import control_routes
 from sandbox.hubspot_errors import ApiError, daily_body, error_body, ten_secondly_body
 from sandbox.hubspot_limits import Fault
 from sandbox.hubspot_state import MAX_LIST_LIMIT, HubSpotSandbox
+from sandbox.hubspot_versions import prefixes
 
 Core = Callable[[HubSpotSandbox, Request], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -185,8 +186,24 @@ def _endpoint(
     return handle
 
 
+def _object_routes(sandbox: HubSpotSandbox, prefix: str) -> list[Route]:
+    objects = prefix + "/{object_type}"
+    return [
+        Route(objects, _endpoint(sandbox, "api", "GET " + objects, list_objects), methods=["GET"]),
+        Route(
+            objects + "/search",
+            _endpoint(sandbox, "api", "POST " + objects + "/search", search_objects, search=True),
+            methods=["POST"],
+        ),
+        Route(
+            objects + "/{object_id}",
+            _endpoint(sandbox, "api", "GET " + objects + "/{{id}}", read_object),
+            methods=["GET"],
+        ),
+    ]
+
+
 def create_app(sandbox: HubSpotSandbox) -> Starlette:
-    objects = "/crm/v3/objects/{object_type}"
     return Starlette(
         routes=[
             Route(
@@ -194,21 +211,8 @@ def create_app(sandbox: HubSpotSandbox) -> Starlette:
                 _endpoint(sandbox, "token", "POST /oauth/v1/token", token),
                 methods=["POST"],
             ),
-            Route(
-                objects, _endpoint(sandbox, "api", "GET " + objects, list_objects), methods=["GET"]
-            ),
-            Route(
-                objects + "/search",
-                _endpoint(
-                    sandbox, "api", "POST " + objects + "/search", search_objects, search=True
-                ),
-                methods=["POST"],
-            ),
-            Route(
-                objects + "/{object_id}",
-                _endpoint(sandbox, "api", "GET " + objects + "/{{id}}", read_object),
-                methods=["GET"],
-            ),
+            # Both API versions, one behaviour (sandbox/hubspot_versions.py).
+            *(r for prefix in prefixes("objects") for r in _object_routes(sandbox, prefix)),
             Mount("/_sandbox", routes=control_routes(sandbox)),
         ]
     )

@@ -36,6 +36,22 @@ def _modify(sb: HubSpotSandbox, body: dict[str, Any]) -> dict[str, Any]:
     return {"ids": sb.modify_contacts(body.get("ids"), body.get("n"), body.get("lastmodified_ms"))}
 
 
+def _create_objects(object_type: str) -> Action:
+    def action(sb: HubSpotSandbox, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ids": sb.create_objects(object_type, int(body.get("n", 1)),
+                                         body.get("lastmodified_ms"), **body.get("properties", {}))}
+
+    return action
+
+
+def _modify_objects(object_type: str) -> Action:
+    def action(sb: HubSpotSandbox, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ids": sb.modify_objects(object_type, body.get("ids"), body.get("n"),
+                                         body.get("lastmodified_ms"))}
+
+    return action
+
+
 def _archive(sb: HubSpotSandbox, body: dict[str, Any]) -> dict[str, Any]:
     sb.archive_contacts(body["ids"])
     return {"ok": True}
@@ -67,6 +83,8 @@ def control_routes(sandbox: HubSpotSandbox) -> list[Route]:
         _route(sandbox, "/contacts/create", _create),
         _route(sandbox, "/contacts/modify", _modify),
         _route(sandbox, "/contacts/archive", _archive),
+        *(_route(sandbox, f"/{t}/create", _create_objects(t)) for t in ("companies", "deals")),
+        *(_route(sandbox, f"/{t}/modify", _modify_objects(t)) for t in ("companies", "deals")),
         _route(sandbox, "/contacts/invalid", lambda sb, _: {"ids": sb.invalid_ids()}, "GET"),
         _route(sandbox, "/tokens/expire", _done(HubSpotSandbox.expire_access_tokens)),
         _route(sandbox, "/refresh-token/revoke", _done(HubSpotSandbox.revoke_refresh_token)),

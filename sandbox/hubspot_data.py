@@ -90,6 +90,8 @@ DEAL_STAGES = (
     "closedwon",
     "closedlost",
 )
+# A portal's company currency plus the others its deals were sold in.
+CURRENCIES = ("USD", "USD", "EUR", "GBP")
 INVALID_EMAILS = (
     "not-an-email",
     "jane.doe@",
@@ -138,6 +140,10 @@ def company_properties(rng: random.Random, object_id: int, invalid: bool) -> Pro
         "domain": f"{name.split()[0].lower()}{object_id}.example.com",
         "industry": rng.choice(INDUSTRIES),
         "phone": phone(rng),
+        # Number properties come back as strings, and are often unset.
+        "numberofemployees": rng.choice((None, str(rng.randint(1, 5000)))),
+        "annualrevenue": rng.choice((None, f"{rng.randint(1, 50_000) * 1000}",
+                                     f"{rng.randint(1, 10**8)}.{rng.randint(0, 99):02d}")),
     }
 
 
@@ -148,7 +154,39 @@ def deal_properties(rng: random.Random, object_id: int, invalid: bool) -> Proper
         "dealstage": rng.choice(DEAL_STAGES),
         "pipeline": "default",
         "closedate": iso(BASE_MS + rng.randrange(365 * DAY_MS)),
+        "deal_currency_code": rng.choice(CURRENCIES),
     }
+
+
+def contact_change(rng: random.Random, properties: Properties) -> Properties:
+    if rng.random() < 0.5:
+        return {"firstname": rng.choice([n for n in FIRST_NAMES
+                                         if n != properties.get("firstname")])}
+    return {"phone": _new_phone(rng, properties.get("phone"))}
+
+
+def company_change(rng: random.Random, properties: Properties) -> Properties:
+    if rng.random() < 0.5:
+        return {"industry": rng.choice([i for i in INDUSTRIES if i != properties.get("industry")])}
+    return {"phone": _new_phone(rng, properties.get("phone"))}
+
+
+def deal_change(rng: random.Random, properties: Properties) -> Properties:
+    if rng.random() < 0.5:
+        return {"dealstage": rng.choice([s for s in DEAL_STAGES
+                                         if s != properties.get("dealstage")])}
+    amount = properties.get("amount")
+    new = amount
+    while new == amount:
+        new = str(rng.randint(1, 500) * 100)
+    return {"amount": new}
+
+
+def _new_phone(rng: random.Random, current: str | None) -> str | None:
+    new = phone(rng)
+    while new == current:
+        new = phone(rng)
+    return new
 
 
 def timestamps(rng: random.Random, count: int, tie_groups: bool) -> list[tuple[int, int]]:

@@ -1,4 +1,4 @@
-"""POST /crm/v3/objects/{type}/search: request validation, filtering, sorting, offset paging."""
+"""POST .../objects/{type}/search (both versions): validation, filtering, sorting, paging."""
 
 from __future__ import annotations
 

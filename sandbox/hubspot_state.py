@@ -33,7 +33,7 @@ from sandbox.hubspot_limits import (
     RollingWindow,
 )
 from sandbox.hubspot_search import MAX_RESULTS, SearchCache, SearchQuery
-from sandbox.hubspot_store import ObjectStore, Record
+from sandbox.hubspot_store import ObjectStore
 
 CLIENT_ID = "tributary-sandbox"
 SCOPES = [
@@ -71,6 +71,13 @@ OBJECT_TYPES: dict[str, tuple[str, tuple[str, ...], PropertyGenerator]] = {
         ),
         data.deal_properties,
     ),
+}
+
+# How modify_objects changes a record of each type (one property, to a different value).
+CHANGES: dict[str, Callable[[random.Random, data.Properties], data.Properties]] = {
+    "contacts": data.contact_change,
+    "companies": data.company_change,
+    "deals": data.deal_change,
 }
 
 
@@ -198,16 +205,21 @@ class HubSpotSandbox:
     def create_contacts(
         self, n: int, lastmodified_ms: int | None = None, **property_overrides: Any
     ) -> list[str]:
+        return self.create_objects("contacts", n, lastmodified_ms, **property_overrides)
+
+    def create_objects(
+        self, object_type: str, n: int, lastmodified_ms: int | None = None,
+        **property_overrides: Any
+    ) -> list[str]:
         overrides = {k: None if v is None else str(v) for k, v in property_overrides.items()}
+        generator = OBJECT_TYPES[object_type][2]
         with self._lock:
-            store = self._stores["contacts"]
+            store = self._stores[object_type]
             stamp = self._stamp(lastmodified_ms)
             created = []
             for _ in range(n):
                 object_id = store.next_id
-                properties = (
-                    data.contact_properties(self._mutation_rng, object_id, False) | overrides
-                )
+                properties = generator(self._mutation_rng, object_id, False) | overrides
                 store.add(object_id, properties, stamp, stamp)
                 created.append(str(object_id))
             return created
@@ -215,8 +227,16 @@ class HubSpotSandbox:
     def modify_contacts(
         self, ids: list[str] | None = None, n: int | None = None, lastmodified_ms: int | None = None
     ) -> list[str]:
+        return self.modify_objects("contacts", ids, n, lastmodified_ms)
+
+    def modify_objects(
+        self, object_type: str, ids: list[str] | None = None, n: int | None = None,
+        lastmodified_ms: int | None = None
+    ) -> list[str]:
+        """Change one property of each record (given, or n picked at random) at one stamp."""
+        change = CHANGES[object_type]
         with self._lock:
-            store = self._stores["contacts"]
+            store = self._stores[object_type]
             if ids is None:
                 if n is None:
                     raise ValueError("pass ids or n")
@@ -227,21 +247,8 @@ class HubSpotSandbox:
             records = [store.live(i) for i in targets]  # validate all before changing any
             stamp = self._stamp(lastmodified_ms)
             for record in records:
-                store.touch(record, stamp, self._change(record))
+                store.touch(record, stamp, change(self._mutation_rng, record.properties))
             return [str(i) for i in targets]
-
-    def _change(self, record: Record) -> data.Properties:
-        rng = self._mutation_rng
-        if rng.random() < 0.5:
-            choices = [
-                name for name in data.FIRST_NAMES if name != record.properties.get("firstname")
-            ]
-            return {"firstname": rng.choice(choices)}
-        current = record.properties.get("phone")
-        new = data.phone(rng)
-        while new == current:
-            new = data.phone(rng)
-        return {"phone": new}
 
     def archive_contacts(self, ids: list[str]) -> None:
         with self._lock:

@@ -56,7 +56,7 @@ async def test_rolling_rate_limit_is_respected(make_stack: Any) -> None:
                     silences.append((until - request["delay_ms"] / 1000, until))
     assert stack.sandbox.stats["responses_429"] + waits >= 1
     # Each wait asked for was a real silence at the provider: no request reached it in between.
-    sent = stack.provider_requests("/crm/v3/objects/contacts")
+    sent = stack.provider_requests(stack.hubspot_paths.objects("contacts"))
     broken = [(round(start, 3), round(end, 3), round(at, 3)) for start, end in silences
               for at in sent if start + CLOCK_S < at < end - CLOCK_S]
     assert not broken, f"requests inside a wait (from, until, at): {broken}"

@@ -33,8 +33,9 @@ from tests.support.stacks import wait_for_status
 runner = CliRunner()
 
 
-def _row(output: str, connection: str) -> dict[str, Any]:
-    [row] = [r for r in json.loads(output) if r["connection"] == connection]
+def _row(output: str, connection: str, stream: str = "contacts") -> dict[str, Any]:
+    [row] = [r for r in json.loads(output)
+             if (r["connection"], r["stream"]) == (connection, stream)]
     return row
 
 

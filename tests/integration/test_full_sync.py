@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
-async def test_full_sync_equals_sandbox_and_rerun_changes_nothing(make_stack: Any) -> None:
-    stack = make_stack(contacts=1200, invalid_contacts=7, seed=3)
+async def test_full_sync_equals_sandbox_and_rerun_changes_nothing(
+    make_stack: Any, api_version: str
+) -> None:
+    stack = make_stack(api_version=api_version, contacts=1200, invalid_contacts=7, seed=3)
     summary = await stack.sync()
     assert summary["upserted"] == 1200 - 7
     assert summary["rejected"] == 7

@@ -1,4 +1,5 @@
-"""Incremental windows: exactly the changed records, ties on one millisecond, the 10,000 cap."""
+"""Incremental windows: exactly the changed records, ties on one millisecond, the 10,000 cap;
+on both HubSpot API versions (`api_version`, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     return {key for key, row in after.items() if before.get(key) != row}
 
 
-async def test_incremental_picks_up_exactly_the_modified_records(make_stack: Any) -> None:
-    stack = make_stack({"lookback_s": 0}, contacts=800, seed=5)
+async def test_incremental_picks_up_exactly_the_modified_records(
+    make_stack: Any, api_version: str
+) -> None:
+    stack = make_stack({"lookback_s": 0}, api_version=api_version, contacts=800, seed=5)
     await stack.sync()
     before = stack.destination()
     modified = set(stack.sandbox.modify_contacts(n=37))
@@ -39,8 +42,10 @@ async def test_incremental_picks_up_exactly_the_modified_records(make_stack: Any
     assert len(modified | created) <= summary["fetched"] <= len(modified | created) + 60
 
 
-async def test_records_sharing_one_timestamp_across_pages_all_arrive(make_stack: Any) -> None:
-    stack = make_stack({"search_page_size": 50}, contacts=100, seed=6)
+async def test_records_sharing_one_timestamp_across_pages_all_arrive(
+    make_stack: Any, api_version: str
+) -> None:
+    stack = make_stack({"search_page_size": 50}, api_version=api_version, contacts=100, seed=6)
     await stack.sync()
     tied_ms = int(time.time() * 1000) - 60_000  # after every seeded record, before now
     tied = stack.sandbox.create_contacts(300, lastmodified_ms=tied_ms)
@@ -55,10 +60,12 @@ async def test_records_sharing_one_timestamp_across_pages_all_arrive(make_stack:
     stack.assert_destination_equals_sandbox()
 
 
-async def test_window_larger_than_the_search_cap_loses_nothing(make_stack: Any) -> None:
+async def test_window_larger_than_the_search_cap_loses_nothing(
+    make_stack: Any, api_version: str
+) -> None:
     # The search endpoint answers 400 past 10,000 results of one query; keyset paging
     # re-queries from the last timestamp/id seen so a larger window never gets there.
-    stack = make_stack(contacts=10_150, seed=7)
+    stack = make_stack(api_version=api_version, contacts=10_150, seed=7)
     _set_watermark(stack, datetime(2000, 1, 1))
     summary = await stack.sync()
     assert summary["upserted"] >= 10_150

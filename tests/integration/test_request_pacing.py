@@ -11,7 +11,6 @@ import json
 import statistics
 from typing import Any
 
-LIST = "/crm/v3/objects/contacts"
 CLOCK_S = 0.002
 SLACK_S = 0.02
 
@@ -37,7 +36,7 @@ async def test_fetches_are_spaced_one_interval_apart(make_stack: Any) -> None:
     assert all(later - earlier >= 250 for earlier, later in zip(due, due[1:], strict=False))
     # And each fetch really waited: its request reached the provider no sooner than asked
     # (less the millisecond not_before_ms is truncated to), one interval after the one before.
-    sent = stack.provider_requests(LIST)
+    sent = stack.provider_requests(stack.hubspot_paths.objects("contacts"))
     assert len(sent) == len(requests)
     early = [round(r["not_before_ms"] / 1000 - at, 3) for r, at in zip(requests, sent, strict=True)
              if at < r["not_before_ms"] / 1000 - CLOCK_S]

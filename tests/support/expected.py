@@ -75,6 +75,40 @@ def hubspot_contact(record: dict[str, Any], record_times: bool = False) -> Row |
     }
 
 
+def _hubspot(record: dict[str, Any]) -> Row:
+    """Companies and deals: `hs_lastmodifieddate` (contacts have `lastmodifieddate`)."""
+    p = record["properties"]
+    return {"external_id": record["id"], "source_updated_at": utc(p["hs_lastmodifieddate"]),
+            "source_created_at": utc(p["createdate"]), "archived": record["archived"] is True}
+
+
+def hubspot_company(record: dict[str, Any]) -> Row | None:
+    """connectors/mappings/hubspot_companies.json."""
+    p = record["properties"]
+    if text(p.get("name")) is None:
+        return None
+    employees, revenue = text(p.get("numberofemployees")), text(p.get("annualrevenue"))
+    return {**_hubspot(record), "name": text(p["name"]),
+            "domain": (text(p.get("domain")) or "").lower() or None,
+            "industry": text(p.get("industry")), "phone": e164(p.get("phone")),
+            "employees": None if employees is None else int(employees),
+            "annual_revenue": None if revenue is None else Decimal(revenue)}
+
+
+def hubspot_deal(record: dict[str, Any]) -> Row | None:
+    """connectors/mappings/hubspot_deals.json. The deal's company is an association (no deal
+    property holds it): company_external_id is not the objects mapping's to promise."""
+    p = record["properties"]
+    if text(p.get("dealname")) is None:
+        return None
+    amount, close = text(p.get("amount")), text(p.get("closedate"))
+    return {**_hubspot(record), "name": text(p["dealname"]),
+            "amount": None if amount is None else Decimal(amount),
+            "currency": text(p.get("deal_currency_code")), "stage": text(p.get("dealstage")),
+            "pipeline": text(p.get("pipeline")),
+            "close_date": None if close is None else utc(close)}
+
+
 def _salesforce(record: dict[str, Any]) -> Row:
     return {"external_id": record["Id"], "source_updated_at": utc(record["SystemModstamp"]),
             "source_created_at": utc(record["CreatedDate"]),

@@ -8,6 +8,7 @@ import contextlib
 import copy
 import itertools
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
+from connectors.hubspot_api import DEFAULT_API_VERSION, Paths
 from connectors.mapping import Mapping
 from connectors.registry import build
 from connectors.rest_config import load_config
@@ -41,6 +43,9 @@ CONNECTION_LEVEL = ("auth", "error_in_body", "lookback_s", "start_date", "parall
                     "timeout_s", "max_response_bytes", "rate_limit",
                     "requests_per_second")
 _names = itertools.count(1)
+# The HubSpot API version of stacks that do not name one (the connector's default when unset):
+# TEST_HUBSPOT_API_VERSION=v3 runs every HubSpot test on the legacy paths.
+HUBSPOT_API_VERSION = os.environ.get("TEST_HUBSPOT_API_VERSION")
 Expectation = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
@@ -60,6 +65,7 @@ class Stack:
     expect: dict[str, Expectation]
     stream: str = "contacts"
     handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+    hubspot_paths: Paths = field(default_factory=Paths)  # the paths a HubSpot stack requests
 
     @property
     def url(self) -> str:
@@ -151,7 +157,9 @@ class Stacks:
         return self.made[-1]
 
     def hubspot(self, connection_settings: dict[str, Any] | None = None,
-                **sandbox_args: Any) -> Stack:
+                api_version: str | None = None, **sandbox_args: Any) -> Stack:
+        """`api_version`: the connection's (else HUBSPOT_API_VERSION, else the default)."""
+        version = api_version or HUBSPOT_API_VERSION
         sandbox_args.setdefault("rate_limit", 100_000)
         sandbox_args.setdefault("search_per_second", 100_000)
         sandbox = HubSpotSandbox(**sandbox_args)
@@ -163,11 +171,16 @@ class Stacks:
             # The sandbox's own limits are what tests exercise; the server-side limit of
             # production-shaped workers (worker.py) must not slow every test down.
             "requests_per_second": 10_000, "search_requests_per_second": 10_000,
+            **({"api_version": version} if version else {}),
             **(connection_settings or {}),
         }
-        return self._add("hubspot", "acme", config,
-                         vault.Secrets(sandbox.client_secret, sandbox.refresh_token),
-                         sandbox, server, sandbox.records, {"contacts": expected.hubspot_contact})
+        stack = self._add("hubspot", "acme", config,
+                          vault.Secrets(sandbox.client_secret, sandbox.refresh_token),
+                          sandbox, server, sandbox.records,
+                          {"contacts": expected.hubspot_contact,
+                           "companies": expected.hubspot_company, "deals": expected.hubspot_deal})
+        stack.hubspot_paths = Paths(config.get("api_version", DEFAULT_API_VERSION))
+        return stack
 
     def salesforce(self, settings: dict[str, Any] | None = None, jwt: bool = False,
                    app: Callable[[SalesforceSandbox], Starlette] = salesforce_app,
