@@ -139,6 +139,16 @@ class Window(BaseModel):
     rejected: int = 0
 
 
+class DeletesPass(BaseModel):
+    """A deletes pass in progress (workflows.deletes); carried across continue-as-new."""
+
+    started_ms: int
+    cursor: dict[str, Any] | None = None
+    pages: int = 0
+    seen: int = 0  # archived records listed
+    archived: int = 0  # rows archived
+
+
 class SyncState(BaseModel):
     """What one run hands to the next through continue-as-new, whole (people leave it out)."""
 
@@ -148,6 +158,7 @@ class SyncState(BaseModel):
     backfills: list[Backfill] = []  # waiting to run, in signal order
     window: Window | None = None  # the window in progress: the next run resumes it in place
     next_cycle_at_ms: int | None = None
+    deletes: DeletesPass | None = None  # the deletes pass in progress
 
 
 class SyncInput(BaseModel):
