@@ -119,6 +119,8 @@ class StreamSync:
         if carried.window is not None:  # a window interrupted by continue-as-new
             await self._run_window(steps, info, carried.window)
             cycle_due = False
+            if carried.window.kind != "backfill":  # that was the cycle's window
+                await self._deletes_if_due(steps, info)
         if state.deletes is not None:  # a deletes pass interrupted by continue-as-new
             await self._reconcile_deletes(steps, info)
             cycle_due = False
@@ -128,9 +130,7 @@ class StreamSync:
             window = windows.cycle_window(wid, info, self._progress.watermark_ms,
                                           inp.full_refresh, now_ms())
             await self._run_window(steps, info, window)
-            if deletes.due(info, now_ms()):
-                state.deletes = DeletesPass(started_ms=now_ms())
-                await self._reconcile_deletes(steps, info)
+            await self._deletes_if_due(steps, info)
 
         if inp.every is None:
             # One cycle only (or a schedule's run): a backfill signalled meanwhile runs now.
@@ -232,6 +232,12 @@ class StreamSync:
         await loader
         if not all(p.done for p in window.slices):
             self._continue_as_new()
+
+    async def _deletes_if_due(self, steps: Steps, info: StreamInfo) -> None:
+        """After a cycle's window: a deletes pass, once deletes_every has passed."""
+        if deletes.due(info, now_ms()):
+            self._state.deletes = DeletesPass(started_ms=now_ms())
+            await self._reconcile_deletes(steps, info)
 
     async def _reconcile_deletes(self, steps: Steps, info: StreamInfo) -> None:
         """Walk the provider's archived records, soft-deleting their rows page by page; the

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from infra.times import from_ms
 from sandbox import hubspot_archive
+from starter.status import collect
 from store.db import engine
 from store.schema import delete_passes
 from tests.support.deletes import elapse
@@ -104,6 +105,11 @@ async def test_a_merge_archives_the_loser_and_keeps_the_winner(make_stack: Any) 
     assert not rows["1005"]["archived"]
     assert _archived(stack) == {"1006"}
     _assert_live_rows_equal_sandbox(stack)
+    rows, _ = await collect(target="127.0.0.1:1")  # status --json, the database's view
+    row = next(r for r in rows if (r["connection"], r["stream"]) == (stack.connection,
+                                                                     "contacts"))
+    assert (row["deletes_archived_last"], row["deletes_archived_total"]) == (1, 1)
+    assert row["deletes_reconciled_at"] == _last_pass(stack).last_run_at.isoformat() + "+00:00"
 
 
 async def test_a_restore_is_live_again_on_its_next_update_never_through_an_older_version(
