@@ -142,11 +142,14 @@ class Window(BaseModel):
 class DeletesPass(BaseModel):
     """A deletes pass in progress (workflows.deletes); carried across continue-as-new."""
 
-    started_ms: int
+    model_config = ConfigDict(extra="forbid")
+
+    # Bounded: it becomes a SQL timestamp (year 9999 at most) when the pass is recorded.
+    started_ms: int = Field(ge=0, le=253_402_300_799_999)
     cursor: dict[str, Any] | None = None
-    pages: int = 0
-    seen: int = 0  # archived records listed
-    archived: int = 0  # rows archived
+    pages: int = Field(default=0, ge=0)
+    seen: int = Field(default=0, ge=0)  # archived records listed
+    archived: int = Field(default=0, ge=0)  # rows archived
 
 
 class SyncState(BaseModel):
