@@ -6,10 +6,11 @@ from sqlalchemy import Connection
 from temporalio import activity
 
 from activities.models import RateKey, StreamInfo, StreamRef
+from connectors.base import ListsArchived
 from infra.configured import connector_for, invalid_input
 from infra.times import to_ms_or_none
 from infra.transactions import Transactions
-from store import sync_state
+from store import deletes, sync_state
 
 
 def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
@@ -34,7 +35,17 @@ def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
         sliceable_kinds=connector.sliceable_kinds(ref.stream),
         start_ms=to_ms_or_none(settings.start_date),
         rate_keys={kind: RateKey(*key) for kind, key in connector.rate_keys().items()},
+        **_deletes(conn, connector, ref),
     )
+
+
+def _deletes(conn: Connection, connector: object, ref: StreamRef) -> dict[str, int | None]:
+    every_s = (connector.deletes_every_s(ref.stream) if isinstance(connector, ListsArchived)
+               else None)
+    if every_s is None:
+        return {}
+    return {"deletes_every_ms": every_s * 1000, "deletes_last_run_ms":
+            to_ms_or_none(deletes.last_run(conn, ref.connection, ref.stream))}
 
 
 @activity.defn

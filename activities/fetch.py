@@ -35,15 +35,20 @@ STAGE_RECORDS = staging.TRANSACTION_RECORDS
 
 def _prepare(conn: Connection, request: FetchRequest) -> tuple[Connector, str, int]:
     connector, _, _ = connector_for(conn, request.connection)
+    return connector, *access_token(conn, request.connection)
+
+
+def access_token(conn: Connection, connection: str) -> tuple[str, int]:
+    """The connection's access token and its vault version, for a provider call."""
     try:
-        stored = vault.load(conn, request.connection)
+        stored = vault.load(conn, connection)
     except vault.VaultError as exc:
         raise ApplicationError(str(exc), type="auth_failure", non_retryable=True) from None
     if stored.secrets.access_token is None:
         raise ApplicationError("no access token yet: refresh_token has not run",
                                {"credential_version": stored.version},
                                type="auth_failure", non_retryable=True)
-    return connector, stored.secrets.access_token, stored.version
+    return stored.secrets.access_token, stored.version
 
 
 def _stage(

@@ -42,6 +42,10 @@ class StreamInfo:
     start_ms: int | None = None
     # Window kinds whose requests count against a budget of their own (by window kind).
     rate_keys: dict[str, RateKey] = field(default_factory=dict)
+    # Deletes passes (activities.deletes): how often, None where the connector lists no
+    # archived records; and when the last one started (None: never).
+    deletes_every_ms: int | None = None
+    deletes_last_run_ms: int | None = None
 
 
 @dataclass
@@ -147,3 +151,25 @@ class CommitResult:
     pages: int
     upserted: int
     rejected: int
+
+
+@dataclass
+class DeletesRequest:
+    """The next pages of a deletes pass: the archived records after `cursor`."""
+
+    connection: str
+    stream: str
+    started_ms: int  # when the pass started: what the destination is reconciled as of
+    cursor: dict[str, Any] | None
+    archived_before: int = 0  # rows the pass archived on its earlier pages
+    max_pages: int = 1
+    not_before_ms: int | None = None  # the stream's request spacing, as FetchRequest's
+
+
+@dataclass
+class DeletesResult:
+    next_cursor: dict[str, Any] | None  # None: the pass is complete and recorded
+    pages: int
+    seen: int  # archived records listed
+    archived: int  # rows archived now
+    slow_down_ms: int = 0

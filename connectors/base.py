@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,6 +76,15 @@ class Page:
     api_usage: dict[str, int] | None = None
 
 
+@dataclass
+class ArchivedPage:
+    """A page of the records a provider archived: (external id, archived at in epoch ms)."""
+
+    archived: list[tuple[str, int]]
+    next_cursor: dict[str, Any] | None
+    slow_down_ms: int = 0
+
+
 @dataclass(frozen=True)
 class TokenGrant:
     access_token: str
@@ -124,3 +133,17 @@ class Connector(Protocol):
     def rate_keys(self) -> dict[SyncKind, tuple[str, float]]:
         """Window kinds whose requests count against a budget of their own: (name, rate)."""
         ...
+
+
+@runtime_checkable
+class ListsArchived(Protocol):
+    """A connector that can list the records its provider archived (deletes passes)."""
+
+    def deletes_every_s(self, stream: str) -> int | None:
+        """How often the stream's deletes pass runs; None: never."""
+        ...
+
+    async def fetch_archived(
+        self, client: httpx.AsyncClient, access_token: str, stream: str,
+        cursor: dict[str, Any] | None,
+    ) -> ArchivedPage: ...

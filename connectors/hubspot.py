@@ -15,11 +15,12 @@ import httpx
 
 from connectors import hubspot_api as api
 from connectors import oauth
-from connectors.base import Page, PageRequest, SyncKind
+from connectors.base import ArchivedPage, Page, PageRequest, SyncKind
 from connectors.errors import Category, ProviderError
 from connectors.headroom import DAY_MS, header_int, slow_down_ms
-from connectors.http import Call, Fault, HttpConnector, Reply, seconds_header
+from connectors.http import Call, Fault, HttpConnector, Reply, redacted, seconds_header
 from connectors.hubspot_api import PROVIDER, HubSpotSettings
+from connectors.redact import oversized, redact_cursor
 from infra.times import now_ms, parse_ms
 
 
@@ -110,6 +111,40 @@ class HubSpotConnector(HttpConnector):
         return _page(*_search_page(request, records, self.settings.search_page_size),
                      reply.headers)
 
+    # -- archived records (deletes passes) ------------------------------------------------
+    def deletes_every_s(self, stream: str) -> int | None:
+        return self.settings.deletes_every_s
+
+    async def fetch_archived(
+        self, client: httpx.AsyncClient, access_token: str, stream: str,
+        cursor: dict[str, Any] | None,
+    ) -> ArchivedPage:
+        """A page of the stream's archived records, in id order: the list endpoint with
+        `archived=true` (search never returns them). Only ids and archive instants are read."""
+        if stream not in self.streams:
+            raise ProviderError("validation_error", f"unknown stream {stream!r}", PROVIDER,
+                                "list_archived")
+        params: dict[str, Any] = {"limit": self.settings.list_page_size, "archived": "true",
+                                  "properties": "hs_object_id"}
+        if cursor:
+            params["after"] = cursor["after"]
+        url = f"{self.settings.base_url}{self.settings.paths.objects(stream)}"
+        call = Call("list_archived", url, params=params)
+        try:
+            reply = await self.send(client, access_token, call)
+            page = _archived_page(reply, cursor)
+        except ProviderError as exc:
+            raise redacted(exc, (access_token,)) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProviderError("server_error", f"malformed response: {type(exc).__name__}",
+                                PROVIDER, "list_archived") from None
+        page.next_cursor = redact_cursor(page.next_cursor, (access_token,))
+        length = oversized(page.next_cursor)
+        if length is not None:
+            raise ProviderError("validation_error", f"the next cursor holds a value of {length} "
+                                "characters, too long to store", PROVIDER, "list_archived")
+        return page
+
     def succeeded(self, reply: Reply) -> bool:
         body = reply.body
         if reply.status == 200 and isinstance(body, dict) and "results" in body:
@@ -169,6 +204,36 @@ def _search_page(
         return records, {"mode": "ties", "ts": last, "id": "0"}
     return [r for r in records if _modified_ms(r, request.stream) < last], \
         {"mode": "range", "op": "GTE", "ts": last}
+
+
+# An id longer than the destination's external_id column matches no row.
+MAX_ID_CHARS = 200
+
+
+def _archived_page(reply: Reply, cursor: dict[str, Any] | None) -> ArchivedPage:
+    """Each archived record's id and instant (`archivedAt`, else `updatedAt`); a record that
+    says it is not archived, or has no usable id or instant, is skipped (one bad record must
+    not stop the pass, and without both nothing can be compared)."""
+    archived = []
+    for record in reply.body["results"]:
+        record_id = record.get("id")
+        if record.get("archived") is not True or not isinstance(record_id, str | int) \
+                or len(str(record_id)) > MAX_ID_CHARS:
+            continue
+        try:
+            at = parse_ms(record.get("archivedAt") or record.get("updatedAt"))
+        except (TypeError, ValueError, OverflowError):
+            continue  # no instant to compare with the row's version: left as it is
+        # The archive becomes the row's version: one from the future would freeze the row.
+        if not 0 <= at <= now_ms() + DAY_MS:
+            continue
+        archived.append((str(record_id), at))
+    after = ((reply.body.get("paging") or {}).get("next") or {}).get("after")
+    if after is not None and cursor and str(after) == str(cursor["after"]):
+        raise ProviderError("server_error", f"paging cursor repeated ({after})", PROVIDER,
+                            "list_archived")
+    return ArchivedPage(archived, {"after": str(after)} if after else None,
+                        slow_down(reply.headers))
 
 
 def _page(records: list[dict[str, Any]], cursor: dict[str, Any] | None,

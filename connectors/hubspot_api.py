@@ -16,6 +16,9 @@ from connectors.urls import Url
 PROVIDER = "hubspot"
 LAST_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
                  "deals": "hs_lastmodifieddate"}
+# The deletes pass (connectors.hubspot.fetch_archived): how often, and its bounds.
+DELETES_EVERY_S = 3600
+DELETES_EVERY_BOUNDS_S = (60, 7 * 86400)
 DEFAULT_INTERVAL_S = 10.0  # the documented ten-second rolling window
 LOCKED_RETRY_S = 2.0  # 423: an object another request holds
 CATEGORIES: dict[str, Category] = {
@@ -29,6 +32,8 @@ CATEGORIES: dict[str, Category] = {
     "CONFLICT": "conflict",
     "OBJECT_ALREADY_EXISTS": "conflict",
 }
+
+
 # 477: HubSpot's "migration in progress", retried like a server error.
 STATUSES: dict[int, Category] = {**STATUS_CATEGORIES, 477: "server_error"}
 
@@ -83,6 +88,10 @@ class HubSpotSettings(HttpSettings):
     # Search has its own limit (5 per second per account, outside the ten-second one): a
     # little under it, since the Temporal server lets an idle key burst for one second.
     search_requests_per_second: float = Field(4.0, gt=0, le=10_000)
+    # How often each stream walks the archived records to soft-delete their rows (a pass
+    # costs one list request per 100 archived records; HubSpot keeps them 90 days).
+    deletes_every_s: int = Field(DELETES_EVERY_S, ge=DELETES_EVERY_BOUNDS_S[0],
+                                 le=DELETES_EVERY_BOUNDS_S[1])
 
     @property
     def paths(self) -> Paths:

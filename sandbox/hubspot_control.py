@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox import hubspot_archive
 from sandbox.hubspot_state import HubSpotSandbox
 
 Action = Callable[[HubSpotSandbox, dict[str, Any]], Any]
@@ -96,4 +97,5 @@ def control_routes(sandbox: HubSpotSandbox) -> list[Route]:
         _route(sandbox, "/stats", lambda sb, _: sb.stats, "GET"),
         _route(sandbox, "/stats/reset", _done(HubSpotSandbox.reset_stats)),
         _route(sandbox, "/credentials", lambda sb, _: sb.credentials(), "GET"),
+        *hubspot_archive.routes(sandbox),
     ]

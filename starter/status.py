@@ -15,7 +15,14 @@ from infra.staleness import sla_seconds
 from infra.times import aware, from_ms_aware, utcnow
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
 from store.db import engine
-from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
+from store.schema import (
+    connections,
+    credentials,
+    delete_passes,
+    rejected_records,
+    stream_state,
+    sync_runs,
+)
 from workflows.inputs import every_seconds_or_none
 from workflows.names import CONNECTION, STREAM, WORKFLOW_TYPE
 
@@ -60,6 +67,7 @@ class Snapshot:
     synced_24h: dict[Key, int]
     token_refreshes: dict[str, int]  # by connection: tokens belong to the connection
     configs: dict[str, dict[str, Any]]
+    deletes: dict[Key, Any]  # the last deletes pass of each stream that had one
 
 
 def _snapshot(conn: Connection, now: datetime) -> Snapshot:
@@ -91,6 +99,7 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
         synced_24h={(r.connection, r.stream): int(r.n or 0) for r in synced},
         token_refreshes={r.connection: int(r.refresh_count or 0) for r in refreshes},
         configs=configs,
+        deletes={(r.connection, r.stream): r for r in conn.execute(select(delete_passes))},
     )
 
 
@@ -138,6 +147,16 @@ def _since(ms: int | None) -> str | None:
     return None if ms is None else from_ms_aware(ms).isoformat()
 
 
+def _deletes(last: Any) -> dict[str, Any]:
+    """When deletes were last reconciled (the last pass's start: rows archived upstream
+    before it are archived here) and how many rows passes archived."""
+    return {
+        "deletes_reconciled_at": None if last is None else _iso(last.last_run_at),
+        "deletes_archived_last": None if last is None else last.archived_count,
+        "deletes_archived_total": None if last is None else last.archived_total,
+    }
+
+
 def build_rows(
     snapshot: Snapshot, live: Live | None, now: datetime,
 ) -> list[dict[str, Any]]:
@@ -168,6 +187,7 @@ def build_rows(
             # The provider's quota as it last reported it (Salesforce: daily API requests).
             "provider_usage": getattr(state, "provider_usage", None),
             "last_error": getattr(state, "last_error", None),
+            **_deletes(snapshot.deletes.get(key)),
         }
         if live is not None:
             row["blocked"] = blocked

@@ -107,6 +107,20 @@ sync_runs = Table(
     Column("records_rejected", Integer, nullable=False, default=0),
 )
 
+# The last completed deletes pass of each stream (store.deletes): when it started (the instant
+# the destination is reconciled as of) and how many rows it archived. A table of its own, not
+# columns of stream_state: create_all adds new tables to existing databases, not columns.
+delete_passes = Table(
+    "delete_passes",
+    metadata,
+    Column("connection", String(200), primary_key=True),
+    Column("stream", String(100), primary_key=True),
+    Column("last_run_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+    Column("archived_count", Integer, nullable=False, default=0),
+    Column("archived_total", Integer, nullable=False, default=0),
+)
+
 staged_pages = Table(
     "staged_pages",
     metadata,

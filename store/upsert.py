@@ -105,11 +105,15 @@ def _statement(stmt: Any, table: Table) -> Any:
             if name not in ("synced_at", "source_updated_at")
         )
     )
+    # At the same version an archived row stays archived: a soft delete (store.deletes) takes
+    # the archive's instant as the row's version, and no live copy of that version revives it.
+    stays_archived = table.c.archived & ~stmt.excluded.archived
     stmt = stmt.on_conflict_do_update(
         index_elements=list(_KEY),
         set_=changed,
         where=(table.c.source_updated_at < stmt.excluded.source_updated_at)
-        | ((table.c.source_updated_at == stmt.excluded.source_updated_at) & same_version_changed),
+        | ((table.c.source_updated_at == stmt.excluded.source_updated_at) & same_version_changed
+           & ~stays_archived),
     )
     return stmt
 

@@ -139,6 +139,19 @@ class Window(BaseModel):
     rejected: int = 0
 
 
+class DeletesPass(BaseModel):
+    """A deletes pass in progress (workflows.deletes); carried across continue-as-new."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Bounded: it becomes a SQL timestamp (year 9999 at most) when the pass is recorded.
+    started_ms: int = Field(ge=0, le=253_402_300_799_999)
+    cursor: dict[str, Any] | None = None
+    pages: int = Field(default=0, ge=0)
+    seen: int = Field(default=0, ge=0)  # archived records listed
+    archived: int = Field(default=0, ge=0)  # rows archived
+
+
 class SyncState(BaseModel):
     """What one run hands to the next through continue-as-new, whole (people leave it out)."""
 
@@ -148,6 +161,7 @@ class SyncState(BaseModel):
     backfills: list[Backfill] = []  # waiting to run, in signal order
     window: Window | None = None  # the window in progress: the next run resumes it in place
     next_cycle_at_ms: int | None = None
+    deletes: DeletesPass | None = None  # the deletes pass in progress
 
 
 class SyncInput(BaseModel):

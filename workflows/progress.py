@@ -25,6 +25,7 @@ class Progress:
     watermark_ms: int | None = None
     last_window: dict[str, Any] | None = None
     last_signal_error: str | None = None
+    last_deletes: dict[str, Any] | None = None  # this run's completed deletes pass
     totals: dict[str, int] = field(default_factory=_zero_totals)
 
     def fetched(self, window: Window, ref: PageRef) -> None:
@@ -67,6 +68,8 @@ def status(inp: SyncInput | None, state: SyncState, progress: Progress) -> dict[
             "rejected": window.rejected,
         },
         "last_window": progress.last_window,
+        "deletes": None if state.deletes is None else state.deletes.model_dump(),
+        "last_deletes": progress.last_deletes,
         "pending_backfills": len(state.backfills),
         "watermark_ms": progress.watermark_ms,
         "this_run": dict(progress.totals),

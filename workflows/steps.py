@@ -14,11 +14,14 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.deletes import reconcile_deletes
     from activities.describe import describe_stream
     from activities.fetch import fetch_page
     from activities.models import (
         CommitRequest,
         CommitResult,
+        DeletesRequest,
+        DeletesResult,
         FetchRequest,
         PageRef,
         PageTask,
@@ -35,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.watermark import commit_watermark
     from infra import times
     from workflows import names, pacing
-    from workflows.inputs import Slice, Window
+    from workflows.inputs import DeletesPass, Slice, Window
     from workflows.progress import Progress, blocked_reason
 
 # Retryable categories (server_error, timeout, conflict, rate_limited) back off exponentially,
@@ -100,14 +103,33 @@ class Steps:
                                paced.delay_ms, paced.not_before_ms, max_pages)
         summary = (f"{window.kind} page {page_no}" if max_pages == 1
                    else f"{window.kind} pages from {page_no}")
+        return await self._provider(fetch_page, request, window.kind, summary)
+
+    async def deletes(self, run: DeletesPass, delay_ms: int, max_pages: int) -> DeletesResult:
+        """The next pages of a deletes pass (the archived list counts against the
+        connection's own budget, as full refreshes do)."""
+        key, rate = pacing.rate_key(self._info, None)
+        paced = pacing.pace(rate, delay_ms, now_ms(), self._paced_until.get(key))
+        if paced.paced_until is not None:
+            self._paced_until[key] = paced.paced_until
+        not_before = (paced.not_before_ms if paced.not_before_ms is not None
+                      else (now_ms() + paced.delay_ms if paced.delay_ms else None))
+        request = DeletesRequest(self._info.connection, self._info.stream, run.started_ms,
+                                 run.cursor, run.archived, max_pages, not_before)
+        return await self._provider(reconcile_deletes, request, None,
+                                    f"deletes pass page {run.pages}")
+
+    async def _provider(self, fn: Callable[[_Arg], Awaitable[_Result]], request: _Arg,
+                        kind: str | None, summary: str) -> _Result:
+        """A provider call: the token first, one refresh after a 401, else park the stream."""
         refreshed_after_401 = False
         while True:
             await self._ensure_token()
             try:
                 return await workflow.execute_activity(
-                    fetch_page, request, task_queue=names.provider_queue(self._info.provider),
+                    fn, request, task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT, priority=self._priority(window.kind),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT, priority=self._priority(kind),
                     summary=summary,
                 )
             except ActivityError as err:

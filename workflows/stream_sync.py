@@ -23,11 +23,12 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import StreamInfo
-    from workflows import names, pacing, progress, windows
+    from workflows import deletes, names, pacing, progress, windows
     from workflows.batching import Walk, run_pages
     from workflows.inputs import (
         BACKFILL_EXAMPLE,
         EXAMPLE,
+        DeletesPass,
         Slice,
         SyncInput,
         SyncState,
@@ -107,6 +108,7 @@ class StreamSync:
         state.paused = state.paused or carried.paused
         state.backfills = list(inp.backfills) + list(carried.backfills) + state.backfills
         state.next_cycle_at_ms = carried.next_cycle_at_ms
+        state.deletes = carried.deletes
         info = await describe(inp.connection, inp.stream)
         steps = Steps(info, self._progress, self._show)
         self._progress.watermark_ms = info.watermark_ms
@@ -117,12 +119,18 @@ class StreamSync:
         if carried.window is not None:  # a window interrupted by continue-as-new
             await self._run_window(steps, info, carried.window)
             cycle_due = False
+            if carried.window.kind != "backfill":  # that was the cycle's window
+                await self._deletes_if_due(steps, info)
+        if state.deletes is not None:  # a deletes pass interrupted by continue-as-new
+            await self._reconcile_deletes(steps, info)
+            cycle_due = False
         await self._run_backfills(steps, info)
         if inp.cycle and (cycle_due or self._sync_now):
             self._sync_now = False
             window = windows.cycle_window(wid, info, self._progress.watermark_ms,
                                           inp.full_refresh, now_ms())
             await self._run_window(steps, info, window)
+            await self._deletes_if_due(steps, info)
 
         if inp.every is None:
             # One cycle only (or a schedule's run): a backfill signalled meanwhile runs now.
@@ -224,6 +232,41 @@ class StreamSync:
         await loader
         if not all(p.done for p in window.slices):
             self._continue_as_new()
+
+    async def _deletes_if_due(self, steps: Steps, info: StreamInfo) -> None:
+        """After a cycle's window: a deletes pass, once deletes_every has passed."""
+        if deletes.due(info, now_ms()):
+            self._state.deletes = DeletesPass(started_ms=now_ms())
+            await self._reconcile_deletes(steps, info)
+
+    async def _reconcile_deletes(self, steps: Steps, info: StreamInfo) -> None:
+        """Walk the provider's archived records, soft-deleting their rows page by page; the
+        pass's last page records it (delete_passes), which makes the next one due later."""
+        run = self._state.deletes
+        assert run is not None
+        self._progress.phase = "reconciling deletes"
+        self._show()
+        pages_this_run, delay_ms = 0, 0
+        max_pages = run_pages(pacing.rate_key(info, None)[1])
+        while True:
+            await self._wait_while_paused()
+            result = await steps.deletes(run, delay_ms, max_pages)
+            run.cursor = result.next_cursor
+            run.pages += result.pages
+            run.seen += result.seen
+            run.archived += result.archived
+            pages_this_run += result.pages
+            if run.cursor is None:
+                break
+            if (pages_this_run >= info.pages_per_run
+                    or workflow.info().is_continue_as_new_suggested()):
+                self._continue_as_new()
+            timer_ms, delay_ms = pacing.wait_after_fetch(result.slow_down_ms)
+            if timer_ms:
+                await workflow.sleep(timedelta(milliseconds=timer_ms))
+        self._progress.last_deletes = {"started_ms": run.started_ms, "pages": run.pages,
+                                       "seen": run.seen, "archived": run.archived}
+        self._state.deletes = None
 
     async def _wait_while_paused(self) -> None:
         if self._state.paused:

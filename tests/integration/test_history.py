@@ -10,8 +10,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from sandbox import hubspot_archive
 from store import vault
 from store.db import engine
+from tests.support.deletes import elapse
 from tests.support.history import readable, runs_of
 from tests.support.stacks import wait_for_status
 from workflows.stream_sync import StreamSync
@@ -80,6 +82,25 @@ async def test_sliced_window_across_continue_as_new_replays(make_stack: Any) -> 
     for history in histories:
         await replayer.replay_workflow(history)
     _record("stream_sync_sliced_window", histories[:2])
+
+
+async def test_deletes_pass_across_continue_as_new_replays(make_stack: Any) -> None:
+    """A deletes pass longer than a run's pages, carried in the state to the next run."""
+    stack = make_stack({"list_page_size": 5, "pages_per_run": 3, "deletes_every_s": 60},
+                       contacts=40, seed=45)
+    await stack.sync()
+    archived = [str(i) for i in range(1001, 1021)]  # four pages of five
+    hubspot_archive.archive(stack.sandbox, "contacts", archived)
+    elapse(stack, 60)
+    handle = await stack.start()
+    await handle.result()
+    histories = await runs_of(stack, handle)
+    assert len(histories) >= 2  # the pass was cut after three pages and carried on
+    assert {i for i, row in stack.destination().items() if row["archived"]} == set(archived)
+    replayer = Replayer(workflows=[StreamSync])
+    for history in histories:
+        await replayer.replay_workflow(history)
+    _record("stream_sync_deletes", histories[:2])
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.name)

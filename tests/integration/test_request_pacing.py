@@ -20,7 +20,9 @@ def _fetch_requests(history: Any) -> list[dict[str, Any]]:
     for event in history.events:
         if event.HasField("activity_task_scheduled_event_attributes"):
             attributes = event.activity_task_scheduled_event_attributes
-            if attributes.activity_type.name == "fetch_page":
+            # The deletes pass after the window lists archived records on the same path and
+            # budget: it is spaced like the fetches.
+            if attributes.activity_type.name in ("fetch_page", "reconcile_deletes"):
                 requests.append(json.loads(attributes.input.payloads[0].data))
     return requests
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from activities.models import CommitResult, PageRef
-from workflows.inputs import Backfill, SyncState, parse_input
+from workflows.inputs import Backfill, DeletesPass, SyncState, parse_input
 from workflows.progress import Progress, blocked_reason, details, status
 from workflows.windows import new_window
 
@@ -37,14 +37,18 @@ def test_status_answers_every_key() -> None:
     window = new_window("w", "incremental", 5, 10)
     window.pages, window.fetched = 2, 40
     state = SyncState(paused=True, window=window,
-                      backfills=[Backfill(since=datetime(2025, 1, 1, tzinfo=UTC))])
+                      backfills=[Backfill(since=datetime(2025, 1, 1, tzinfo=UTC))],
+                      deletes=DeletesPass(started_ms=4, cursor={"after": "9"}, pages=1,
+                                          seen=100, archived=2))
     progress = Progress(phase="syncing", blocked=None, blocked_since_ms=7, watermark_ms=3)
     assert status(inp, state, progress) == {
         "connection": "acme", "stream": "contacts", "every": "15m", "state": "syncing",
         "paused": True, "blocked": None, "blocked_since_ms": None,
         "window": {"kind": "incremental", "start_ms": 5, "end_ms": 10, "pages": 2,
                    "fetched": 40, "upserted": 0, "rejected": 0},
-        "last_window": None, "pending_backfills": 1, "watermark_ms": 3,
+        "last_window": None, "deletes": {"started_ms": 4, "cursor": {"after": "9"}, "pages": 1,
+                                         "seen": 100, "archived": 2},
+        "last_deletes": None, "pending_backfills": 1, "watermark_ms": 3,
         "this_run": {"pages": 0, "fetched": 0, "upserted": 0, "rejected": 0,
                      "token_refreshes": 0},
         "last_signal_error": None,

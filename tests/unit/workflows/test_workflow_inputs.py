@@ -132,3 +132,15 @@ def test_a_reported_every_outside_the_bounds_is_no_interval(every: object,
     # status and the staleness watch read `every` from running syncs, some started before the
     # bounds: one stale value must not break them for every stream.
     assert every_seconds_or_none(every) == seconds
+
+
+def test_a_carried_deletes_pass_reads_back_and_is_bounded() -> None:
+    state = {"deletes": {"started_ms": NOW, "cursor": {"after": "1050"}, "pages": 3,
+                         "archived": 2}}
+    carried = parse_input({"connection": "acme", "stream": "contacts", "state": state}, NOW)
+    assert carried.state.deletes is not None and carried.state.deletes.cursor == {"after": "1050"}
+    for bad in ({"started_ms": 10**20}, {"started_ms": NOW, "pages": -1},
+                {"started_ms": NOW, "odd": 1}):
+        with pytest.raises(ValueError, match="deletes"):
+            parse_input({"connection": "acme", "stream": "contacts",
+                         "state": {"deletes": bad}}, NOW)
