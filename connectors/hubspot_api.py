@@ -14,7 +14,9 @@ API_VERSION = "v3"  # the one place the CRM API version is pinned
 PROVIDER = "hubspot"
 LAST_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
                  "deals": "hs_lastmodifieddate"}
-DEFAULT_INTERVAL_S = 10.0  # the documented ten-second rolling window
+DEFAULT_INTERVAL_S = 10.0
+# A portal's property list, cached, is asked again after this (connectors.hubspot_properties).
+PROPERTIES_EVERY_S = 3600  # the documented ten-second rolling window
 LOCKED_RETRY_S = 2.0  # 423: an object another request holds
 CATEGORIES: dict[str, Category] = {
     "EXPIRED_AUTHENTICATION": "auth_failure",
@@ -31,6 +33,11 @@ CATEGORIES: dict[str, Category] = {
 STATUSES: dict[int, Category] = {**STATUS_CATEGORIES, 477: "server_error"}
 
 
+def properties_path(object_type: str) -> str:
+    """The portal's properties of an object type (`GET /crm/v3/properties/{objectType}`)."""
+    return f"/crm/{API_VERSION}/properties/{object_type}"
+
+
 class HubSpotSettings(HttpSettings):
     """A HubSpot connection's non-secret settings (defaults point at the real HubSpot)."""
 
@@ -44,3 +51,5 @@ class HubSpotSettings(HttpSettings):
     # Search has its own limit (5 per second per account, outside the ten-second one): a
     # little under it, since the Temporal server lets an idle key burst for one second.
     search_requests_per_second: float = Field(4.0, gt=0, le=10_000)
+    # How long the portal's property list is trusted before it is asked again (0: every window).
+    properties_every_s: int = Field(PROPERTIES_EVERY_S, ge=0, le=86_400)

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from sandbox.hubspot_control import control_routes
 from sandbox.hubspot_errors import ApiError, daily_body, error_body, ten_secondly_body
 from sandbox.hubspot_limits import Fault
+from sandbox.hubspot_properties import property_routes
 from sandbox.hubspot_state import MAX_LIST_LIMIT, HubSpotSandbox
 
 Core = Callable[[HubSpotSandbox, Request], Awaitable[Response]]
@@ -209,6 +210,7 @@ def create_app(sandbox: HubSpotSandbox) -> Starlette:
                 _endpoint(sandbox, "api", "GET " + objects + "/{{id}}", read_object),
                 methods=["GET"],
             ),
+            *property_routes(sandbox),
             Mount("/_sandbox", routes=control_routes(sandbox)),
         ]
     )

@@ -14,6 +14,7 @@ from connectors.registry import streams
 from infra.staleness import sla_seconds
 from infra.times import aware, from_ms_aware, utcnow
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
+from store import properties
 from store.db import engine
 from store.schema import connections, credentials, rejected_records, stream_state, sync_runs
 from workflows.inputs import every_seconds_or_none
@@ -60,6 +61,8 @@ class Snapshot:
     synced_24h: dict[Key, int]
     token_refreshes: dict[str, int]  # by connection: tokens belong to the connection
     configs: dict[str, dict[str, Any]]
+    # Properties created or archived upstream, newest first (store.properties).
+    schema_changes: dict[Key, list[dict[str, Any]]]
 
 
 def _snapshot(conn: Connection, now: datetime) -> Snapshot:
@@ -91,6 +94,7 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
         synced_24h={(r.connection, r.stream): int(r.n or 0) for r in synced},
         token_refreshes={r.connection: int(r.refresh_count or 0) for r in refreshes},
         configs=configs,
+        schema_changes=properties.recent(conn),
     )
 
 
@@ -168,6 +172,8 @@ def build_rows(
             # The provider's quota as it last reported it (Salesforce: daily API requests).
             "provider_usage": getattr(state, "provider_usage", None),
             "last_error": getattr(state, "last_error", None),
+            "schema_changes": [{**change, "seen_at": _iso(change["seen_at"])}
+                               for change in snapshot.schema_changes.get(key, [])],
         }
         if live is not None:
             row["blocked"] = blocked
