@@ -113,7 +113,7 @@ async def _failed(db: Transactions, request: FetchRequest, exc: ProviderError,
 async def _check_properties(db: Transactions, client: httpx.AsyncClient, connector: Any,
                             token: str, version: int, request: FetchRequest,
                             at: metrics.Labels) -> None:
-    """Before a window's first page: the mapping still reads properties the portal has
+    """Before a slice's first page: the mapping still reads properties the portal has
     (activities.properties); a property gone upstream parks the stream, never syncs nulls."""
     started = time.monotonic()
     try:
@@ -145,7 +145,7 @@ async def fetch(db: Transactions, client: httpx.AsyncClient, request: FetchReque
     connector, token, version = await db.read(_prepare, request)
     logs.bind(provider=connector.provider)
     at = metrics.labels(request.connection, request.stream, connector.provider)
-    if request.page_no == 0 and properties.checks(connector):  # once per window
+    if request.cursor is None and properties.checks(connector):  # each slice's first fetch
         await _check_properties(db, client, connector, token, version, request, at)
     wait_ms = request.delay_ms
     if request.not_before_ms is not None:  # never longer than asked, whatever this clock says

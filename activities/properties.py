@@ -1,4 +1,8 @@
-"""The portal-properties check before a window's first page (HubSpot), cached in the database.
+"""The portal-properties check before each slice's first page (HubSpot), cached in the database.
+
+Every slice checks, since the slices of a window fetch at once: one that skipped the check
+could sync a vanished property as nulls while another parks. They check one at a time per
+worker (`_turns`), so the first refreshes a stale list and the others find it fresh.
 
 The list is asked again once it is older than the connection's `properties_every_s` (an hour),
 or when the mapping reads a name the cached list lacks (a mapping just changed, or a stream
@@ -7,6 +11,7 @@ parked for a missing property and resumed): a no-change cycle within the hour as
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeGuard
@@ -20,6 +25,8 @@ from infra.transactions import Transactions
 from store import properties
 
 OPERATION = hubspot_properties.OPERATION
+# Per (event loop, connection, stream): a lock belongs to one loop (tests run several).
+_turns: dict[tuple[asyncio.AbstractEventLoop, str, str], asyncio.Lock] = {}
 
 
 @dataclass
@@ -39,6 +46,14 @@ async def check(db: Transactions, client: httpx.AsyncClient, connector: HubSpotC
                 max_age_s: float | None = None) -> Checked:
     """Check the stream's mapping against the portal's properties (ProviderError when the
     portal cannot be asked). `max_age_s` defaults to the connection's `properties_every_s`."""
+    key = (asyncio.get_running_loop(), connection, stream)
+    async with _turns.setdefault(key, asyncio.Lock()):
+        return await _check(db, client, connector, access_token, connection, stream, max_age_s)
+
+
+async def _check(db: Transactions, client: httpx.AsyncClient, connector: HubSpotConnector,
+                 access_token: str, connection: str, stream: str,
+                 max_age_s: float | None) -> Checked:
     wanted = connector.mapped_properties(stream)
     age_limit = timedelta(seconds=connector.settings.properties_every_s
                           if max_age_s is None else max_age_s)

@@ -77,7 +77,8 @@ async def test_a_property_archived_upstream_parks_the_stream_with_the_reason(
 async def test_quiet_cycles_ask_once_an_hour_and_a_new_property_is_a_schema_change(
     temporal: WorkflowEnvironment, make_stack: Any
 ) -> None:
-    stack = make_stack(contacts=30, seed=72)
+    # One slice per window, so each cycle checks once (every slice's first fetch checks).
+    stack = make_stack({"parallel_fetches": 1}, contacts=30, seed=72)
     for _ in range(3):
         await stack.sync()
     # One properties request for three cycles: the list is trusted for an hour.
