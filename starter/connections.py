@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -15,6 +17,8 @@ from starter.portal_check import check_portal
 from store import connections, properties, vault
 from store.db import engine
 from workflows.inputs import NAME_PATTERN
+
+T = TypeVar("T")
 
 
 class InvalidConnection(ValueError):
@@ -56,8 +60,8 @@ def add(
     eng = db or engine()
     with eng.connect() as conn:
         _not_taken(conn, name)  # before asking the provider anything
-    checked = asyncio.run(check_portal(provider, config, secrets.client_secret,
-                                       secrets.refresh_token)) if check else None
+    checked = _blocking(check_portal(provider, config, secrets.client_secret,
+                                     secrets.refresh_token)) if check else None
     if checked is not None and checked.refusals:
         raise InvalidConnection("; ".join(checked.refusals))
     if checked is not None and checked.refresh_token:
@@ -69,6 +73,13 @@ def add(
         for stream, names in (checked.names if checked is not None else {}).items():
             properties.record(conn, name, stream, names, utcnow())  # the first sync's cache
     return checked.warning if checked is not None else None
+
+
+def _blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end, also when the caller runs an event loop (a thread of its
+    own: `asyncio.run` refuses to nest)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _not_taken(conn: Any, name: str) -> None:
