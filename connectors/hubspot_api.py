@@ -51,5 +51,5 @@ class HubSpotSettings(HttpSettings):
     # Search has its own limit (5 per second per account, outside the ten-second one): a
     # little under it, since the Temporal server lets an idle key burst for one second.
     search_requests_per_second: float = Field(4.0, gt=0, le=10_000)
-    # How long the portal's property list is trusted before it is asked again (0: every window).
+    # How long the portal's property list is trusted before it is asked again (0: not at all).
     properties_every_s: int = Field(PROPERTIES_EVERY_S, ge=0, le=86_400)
