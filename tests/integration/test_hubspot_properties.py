@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -75,7 +76,7 @@ async def test_a_property_archived_upstream_parks_the_stream_with_the_reason(
 
 
 async def test_quiet_cycles_ask_once_an_hour_and_a_new_property_is_a_schema_change(
-    temporal: WorkflowEnvironment, make_stack: Any
+    temporal: WorkflowEnvironment, make_stack: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # One slice per window, so each cycle checks once (every slice's first fetch checks).
     stack = make_stack({"parallel_fetches": 1}, contacts=30, seed=72)
@@ -96,4 +97,9 @@ async def test_quiet_cycles_ask_once_an_hour_and_a_new_property_is_a_schema_chan
     assert _changes(row) == [("favorite_color", "created")]
     assert row["schema_changes"][0]["seen_at"] is not None
     assert row["health"] == "green"
+    await stack.sync()  # asked again: nothing new, so nothing logged or recorded again
+    logged = [r.getMessage() for r in caplog.records if "schema change" in r.getMessage()]
+    assert logged == ["schema change: contacts property 'favorite_color' created upstream"]
+    assert len(stack.provider_requests(PROPERTIES)) == 3
+    assert _changes(await _status_row(temporal, stack)) == [("favorite_color", "created")]
     stack.assert_destination_equals_sandbox()
