@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import properties
 from activities.models import FetchRequest, PageRef
 from connectors.base import Connector, Page, PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
@@ -99,13 +100,42 @@ async def _call(
         page: Page = await connector.fetch_page(client, token, page_request)
     except ProviderError as exc:
         metrics.provider_call(at, "fetch_page", time.monotonic() - started, exc)
-        exc.credential_version = version
         exc.page = page_no
-        await db.write(sync_state.record_error, request.connection, request.stream,
-                       exc.category, str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
-        raise exc.to_application_error() from None
+        raise await _failed(db, request, exc, version) from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
     return page
+
+
+async def _failed(db: Transactions, request: FetchRequest, exc: ProviderError,
+                  version: int) -> ApplicationError:
+    """A provider call that failed: on the stream's record, and as the activity's failure."""
+    exc.credential_version = version
+    await db.write(sync_state.record_error, request.connection, request.stream,
+                   exc.category, str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
+    return exc.to_application_error()
+
+
+async def _check_properties(db: Transactions, client: httpx.AsyncClient, connector: Any,
+                            token: str, version: int, request: FetchRequest,
+                            at: metrics.Labels) -> None:
+    """Before a slice's first page: the mapping still reads properties the portal has
+    (activities.properties); a property gone upstream parks the stream, never syncs nulls."""
+    started = time.monotonic()
+    try:
+        checked = await properties.check(db, client, connector, token, request.connection,
+                                         request.stream)
+    except ProviderError as exc:
+        metrics.provider_call(at, properties.OPERATION, time.monotonic() - started, exc)
+        raise await _failed(db, request, exc, version) from None
+    if checked.requested:
+        metrics.provider_call(at, properties.OPERATION, time.monotonic() - started)
+    for name, change in checked.changes:  # recorded once, so logged once
+        log.warning("schema change: %s property %r %s upstream", request.stream, name, change)
+        metrics.count(metrics.SCHEMA_CHANGES, 1, at | {"change": change})
+    if checked.refusal is not None:
+        raise await _failed(db, request, ProviderError(
+            "validation_error", checked.refusal, connector.provider, properties.OPERATION, 200),
+            version) from None
 
 
 @activity.defn
@@ -120,6 +150,8 @@ async def fetch(db: Transactions, client: httpx.AsyncClient, request: FetchReque
     connector, token, version = await db.read(_prepare, request)
     logs.bind(provider=connector.provider)
     at = metrics.labels(request.connection, request.stream, connector.provider)
+    if request.cursor is None and properties.checks(connector):  # each slice's first fetch
+        await _check_properties(db, client, connector, token, version, request, at)
     wait_ms = request.delay_ms
     if request.not_before_ms is not None:  # never longer than asked, whatever this clock says
         wait_ms = min(wait_ms, max(0, request.not_before_ms - now_ms()))

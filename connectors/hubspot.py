@@ -51,6 +51,11 @@ class HubSpotConnector(HttpConnector):
         super().__init__(settings)
         self._properties = properties  # per stream: what the mapping reads
 
+    def mapped_properties(self, stream: str) -> list[str]:
+        """The properties the stream's mapping reads (connectors.hubspot_properties checks
+        that the portal has them)."""
+        return list(self._properties[stream])
+
     def sliceable_kinds(self, stream: str) -> tuple[SyncKind, ...]:
         return ("incremental", "backfill")  # search filters by time; the list endpoint can't
 

@@ -20,6 +20,8 @@ LAST_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifiedda
 DELETES_EVERY_S = 3600
 DELETES_EVERY_BOUNDS_S = (60, 7 * 86400)
 DEFAULT_INTERVAL_S = 10.0  # the documented ten-second rolling window
+# A portal's property list, cached, is asked again after this (connectors.hubspot_properties).
+PROPERTIES_EVERY_S = 3600
 LOCKED_RETRY_S = 2.0  # 423: an object another request holds
 CATEGORIES: dict[str, Category] = {
     "EXPIRED_AUTHENTICATION": "auth_failure",
@@ -92,6 +94,8 @@ class HubSpotSettings(HttpSettings):
     # costs one list request per 100 archived records; HubSpot keeps them 90 days).
     deletes_every_s: int = Field(DELETES_EVERY_S, ge=DELETES_EVERY_BOUNDS_S[0],
                                  le=DELETES_EVERY_BOUNDS_S[1])
+    # How long the portal's property list is trusted before it is asked again (0: not at all).
+    properties_every_s: int = Field(PROPERTIES_EVERY_S, ge=0, le=86_400)
 
     @property
     def paths(self) -> Paths:

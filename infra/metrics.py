@@ -25,6 +25,7 @@ TOKEN_REFRESHES = "tributary_token_refreshes"
 WATERMARK_LAG = "tributary_watermark_lag_seconds"
 SECONDS_SINCE_SUCCESS = "tributary_seconds_since_last_success"
 STREAM_STALE = "tributary_stream_stale"
+SCHEMA_CHANGES = "tributary_schema_changes"
 
 _COUNTERS = {
     RECORDS_FETCHED: "Records fetched from the provider",
@@ -34,6 +35,7 @@ _COUNTERS = {
     ERRORS: "Failed activity attempts, by error category",
     RATE_LIMITED: "Provider answers that said rate limited (HTTP 429 or equivalent)",
     TOKEN_REFRESHES: "Access tokens obtained with the refresh token",
+    SCHEMA_CHANGES: "Provider properties created or archived upstream, by change",
 }
 _HISTOGRAMS = {
     PROVIDER_REQUEST_LATENCY: "Duration of one provider call, by operation and outcome",

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from sandbox.hubspot_control import control_routes
 from sandbox.hubspot_errors import ApiError, daily_body, error_body, ten_secondly_body
 from sandbox.hubspot_limits import Fault
+from sandbox.hubspot_properties import property_routes
 from sandbox.hubspot_state import MAX_LIST_LIMIT, HubSpotSandbox
 from sandbox.hubspot_versions import prefixes
 
@@ -213,6 +214,7 @@ def create_app(sandbox: HubSpotSandbox) -> Starlette:
             ),
             # Both API versions, one behaviour (sandbox/hubspot_versions.py).
             *(r for prefix in prefixes("objects") for r in _object_routes(sandbox, prefix)),
+            *property_routes(sandbox),
             Mount("/_sandbox", routes=control_routes(sandbox)),
         ]
     )

@@ -79,11 +79,15 @@ def connection_add(
     config: ConfigFile = None,
     secrets_file: SecretsFile = None,
 ) -> None:
-    """Register a connection; settings are checked now, secrets go to the encrypted vault."""
+    """Register a connection; settings are checked now (and, for HubSpot, that the portal has
+    the properties the mappings read), secrets go to the encrypted vault."""
     settings = _settings(config, base_url=base_url, token_url=token_url, client_id=client_id)
     connection_service.validate(provider, settings)  # before prompting for secrets
     secrets = read_secrets(secrets_file, refresh_token=uses_refresh_token(settings))
-    connection_service.add(name, provider, tenant, settings, secrets)
+    warning = connection_service.add(name, provider, tenant, settings, secrets, check=True)
+    if warning:
+        stderr.print(f"warning: {warning}", style="yellow", highlight=False, markup=False,
+                     soft_wrap=True)
     console.print(f"added connection [bold]{name}[/] ({provider}, tenant {tenant})")
 
 

@@ -14,6 +14,7 @@ from connectors.registry import streams
 from infra.staleness import sla_seconds
 from infra.times import aware, from_ms_aware, utcnow
 from starter.temporal_client import TemporalUnreachable, connect_or_fail
+from store import properties
 from store.db import engine
 from store.schema import (
     connections,
@@ -68,6 +69,8 @@ class Snapshot:
     token_refreshes: dict[str, int]  # by connection: tokens belong to the connection
     configs: dict[str, dict[str, Any]]
     deletes: dict[Key, Any]  # the last deletes pass of each stream that had one
+    # Properties created or archived upstream, newest first (store.properties).
+    schema_changes: dict[Key, list[dict[str, Any]]]
 
 
 def _snapshot(conn: Connection, now: datetime) -> Snapshot:
@@ -100,6 +103,7 @@ def _snapshot(conn: Connection, now: datetime) -> Snapshot:
         token_refreshes={r.connection: int(r.refresh_count or 0) for r in refreshes},
         configs=configs,
         deletes={(r.connection, r.stream): r for r in conn.execute(select(delete_passes))},
+        schema_changes=properties.recent(conn),
     )
 
 
@@ -188,6 +192,8 @@ def build_rows(
             "provider_usage": getattr(state, "provider_usage", None),
             "last_error": getattr(state, "last_error", None),
             **_deletes(snapshot.deletes.get(key)),
+            "schema_changes": [{**change, "seen_at": _iso(change["seen_at"])}
+                               for change in snapshot.schema_changes.get(key, [])],
         }
         if live is not None:
             row["blocked"] = blocked

@@ -7,7 +7,14 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from infra.times import utcnow
-from store.schema import connections, credentials, rejected_records, stream_state
+from store.schema import (
+    connections,
+    credentials,
+    provider_properties,
+    rejected_records,
+    schema_changes,
+    stream_state,
+)
 
 
 class UnknownConnection(LookupError):
@@ -45,4 +52,6 @@ def remove(conn: Connection, name: str) -> None:
     conn.execute(delete(credentials).where(credentials.c.connection == name))
     conn.execute(delete(stream_state).where(stream_state.c.connection == name))
     conn.execute(delete(rejected_records).where(rejected_records.c.connection == name))
+    conn.execute(delete(provider_properties).where(provider_properties.c.connection == name))
+    conn.execute(delete(schema_changes).where(schema_changes.c.connection == name))
     conn.execute(delete(connections).where(connections.c.name == name))

@@ -176,6 +176,29 @@ rejected_records = Table(
 )
 
 
+# A portal's property names per stream, as last read (connectors.hubspot_properties), and
+# when: the cache that spares a properties request per cycle. Tables of their own (see above).
+provider_properties = Table(
+    "provider_properties",
+    metadata,
+    Column("connection", String(200), primary_key=True),
+    Column("stream", String(100), primary_key=True),
+    Column("names", JSON, nullable=False),
+    Column("checked_at", DateTime, nullable=False),
+)
+# Properties created or archived upstream between two reads of that list.
+schema_changes = Table(
+    "schema_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connection", String(200), nullable=False, index=True),
+    Column("stream", String(100), nullable=False),
+    Column("property", String(200), nullable=False),
+    Column("change", String(20), nullable=False),  # created | archived
+    Column("seen_at", DateTime, nullable=False),
+)
+
+
 def _canonical(name: str, *columns: Column[Any]) -> Table:
     """A destination table: one row per (connection, stream, external id)."""
     return Table(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.times import utcnow
+from sandbox.hubspot_properties import portal
+from starter import connections
 from tests.support.polling import until
 from tests.support.processes import WorkerProcess
 
@@ -41,6 +43,9 @@ async def test_worker_serves_tributary_and_sdk_metrics(
         == summary["pages"]
     assert total(samples, latency, operation="fetch_page", outcome="rate_limited", **conn) == 1
     assert total(samples, latency, operation="refresh_token", outcome="ok", **conn) == 1
+    # The portal's property list, asked once before the window's first page (its retry after
+    # the 429 found the list cached).
+    assert total(samples, latency, operation="properties", outcome="ok", **conn) == 1
     # Labels name the connection, never the tenant.
     tributary = [s for s in samples if s[0].startswith("tributary_")]
     assert not [s for s in tributary if "acme" in s[1].values() or "tenant" in s[1]]
@@ -66,3 +71,13 @@ async def test_worker_serves_tributary_and_sdk_metrics(
     stale = [s for s in await observed_worker.scrape() if s[0] == "tributary_stream_stale"
              and s[1].get("connection") == stack.connection]
     assert stale and stale[0][2] == 0
+
+    # A property created upstream is one schema change, counted once by its kind (the list is
+    # now asked for at every window, one slice each).
+    connections.update(stack.connection, {"properties_every_s": 0, "parallel_fetches": 1}, None)
+    portal(stack.sandbox).create("contacts", "favorite_color")
+    await stack.sync()
+    await stack.sync()
+    samples = await observed_worker.scrape()
+    assert total(samples, "tributary_schema_changes_total", change="created", **conn) == 1
+    assert total(samples, latency, operation="properties", outcome="ok", **conn) == 3
