@@ -2,7 +2,7 @@
 
 HubSpot silently ignores a property in `properties=` that the portal does not have (api-facts,
 "more objects, archived records, properties"), so a mapping reading a deleted or misspelt
-property would sync nulls forever. The portal's list (`GET /crm/v3/properties/{object}`) is
+property would sync nulls forever. The portal's list (the properties path of `api_version`) is
 read through the connector's `send` (the connection's origin only, `max_response_bytes`, its
 timeout) and bounded here: at most MAX_PROPERTIES names of at most MAX_NAME_LENGTH printable
 characters.

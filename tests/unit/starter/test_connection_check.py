@@ -47,7 +47,8 @@ def _stored(name: str) -> tuple[bool, Any]:
         added = conn.execute(select(connections.c.name).where(
             connections.c.name == name)).scalar() is not None
         cached = conn.execute(select(provider_properties.c.names).where(
-            provider_properties.c.connection == name)).scalar()
+            provider_properties.c.connection == name,
+            provider_properties.c.stream == "contacts")).scalar()
     return added, cached
 
 
