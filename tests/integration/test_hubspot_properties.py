@@ -32,7 +32,8 @@ async def _status_row(temporal: WorkflowEnvironment, stack: Stack) -> dict[str, 
     env = {"TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host}
     result = await asyncio.to_thread(CliRunner().invoke, app, ["status", "--json"], env=env)
     assert result.exit_code == 0, result.output
-    [row] = [r for r in json.loads(result.stdout) if r["connection"] == stack.connection]
+    [row] = [r for r in json.loads(result.stdout)
+             if (r["connection"], r["stream"]) == (stack.connection, "contacts")]
     return dict(row)
 
 

@@ -21,6 +21,7 @@ from activities.fetch import fetch_page
 from activities.models import FetchRequest, PageRef, TokenRequest
 from activities.token import refresh_token
 from connectors.base import PageRequest
+from connectors.hubspot_api import Paths
 from connectors.rest import RestConnector
 from connectors.rest_config import RestSettings, load_config
 from infra import limiter
@@ -115,7 +116,7 @@ async def test_rest_connection_reports_headroom_from_configured_headers(
 
 def _pages(sandbox: HubSpotSandbox) -> int:
     """List requests (a window's first fetch also asks for the portal's properties)."""
-    return int(sandbox.stats["endpoints"].get("GET /crm/v3/objects/contacts", 0))
+    return int(sandbox.stats["endpoints"].get(f"GET {Paths().objects('contacts')}", 0))
 
 
 async def test_fallback_mode_paces_fetch_page_per_connection(

@@ -84,7 +84,8 @@ def test_status_json_from_the_database_when_temporal_is_down(database_url: str) 
         "last_success_at": None, "watermark": None, "lag_seconds": None, "records_synced": 0,
         "records_synced_24h": 0, "records_rejected": 0, "errors_by_category": {},
         "rate_limit_waits": 0, "token_refreshes": 0, "rate_limited_until": None,
-        "provider_usage": None, "last_error": None, "schema_changes": [],
+        "provider_usage": None, "last_error": None, "deletes_reconciled_at": None,
+        "deletes_archived_last": None, "deletes_archived_total": None, "schema_changes": [],
     } for stream in ("companies", "contacts", "deals")]  # every HubSpot stream, never synced
 
 
