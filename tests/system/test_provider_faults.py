@@ -72,7 +72,7 @@ async def test_daily_quota_blocks_visibly_then_resumes(make_stack: Any) -> None:
     handle = await stack.start()
     await until(lambda: blocked_until() is not None, 30, "the stream to show blocked-until")
     rows, _ = await collect(target="127.0.0.1:1")  # the database view, Temporal not needed
-    row = next(r for r in rows if r["connection"] == stack.connection)
+    row = next(r for r in rows if (r["connection"], r["stream"]) == (stack.connection, "contacts"))
     assert row["rate_limited_until"] is not None
     await handle.result()  # resumed by itself after the reset
     assert blocked_until() is None
