@@ -42,6 +42,7 @@ from temporalio.runtime import (
 )
 from temporalio.worker import Interceptor, Worker
 
+from activities.associations import read_associations, reconcile_associations
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
 from activities.token import refresh_token
@@ -87,7 +88,8 @@ def build_workers(client: Client) -> list[Worker]:
     ]
     workers += [
         Worker(client, task_queue=provider_queue(provider),
-               activities=[refresh_token, fetch_page], max_concurrent_activities=32, **common)
+               activities=[refresh_token, fetch_page, read_associations,
+                           reconcile_associations], max_concurrent_activities=32, **common)
         for provider in SETTINGS
     ]
     return workers

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection
 from temporalio import activity
 
 from activities.models import RateKey, StreamInfo, StreamRef
+from connectors import hubspot_api
 from infra.configured import connector_for, invalid_input
-from infra.times import to_ms_or_none
+from infra.times import to_ms_or_none, utcnow
 from infra.transactions import Transactions
-from store import sync_state
+from store import associations, sync_state
 
 
 def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
@@ -34,7 +37,20 @@ def _describe(conn: Connection, ref: StreamRef) -> StreamInfo:
         sliceable_kinds=connector.sliceable_kinds(ref.stream),
         start_ms=to_ms_or_none(settings.start_date),
         rate_keys={kind: RateKey(*key) for kind, key in connector.rate_keys().items()},
+        **_associations(conn, row.provider, settings, ref),
     )
+
+
+def _associations(conn: Connection, provider: str, settings: Any, ref: StreamRef
+                  ) -> dict[str, Any]:
+    """HubSpot streams read their records' associations; other providers have none."""
+    kinds = hubspot_api.ASSOCIATED.get(ref.stream, ())
+    if provider != hubspot_api.PROVIDER or not settings.associations or not kinds:
+        return {}
+    state = associations.reconcile_state(conn, ref.connection, ref.stream)
+    return {"associations": kinds,
+            "reconcile_associations": associations.reconcile_due(
+                state, settings.associations_reconcile_every_s, utcnow())}
 
 
 @activity.defn

@@ -34,9 +34,14 @@ STAGE_RECORDS = staging.TRANSACTION_RECORDS
 
 
 def _prepare(conn: Connection, request: FetchRequest) -> tuple[Connector, str, int]:
-    connector, _, _ = connector_for(conn, request.connection)
+    return credentials(conn, request.connection)
+
+
+def credentials(conn: Connection, connection: str) -> tuple[Any, str, int]:
+    """(connector, access token, credential version) for a provider call of a connection."""
+    connector, _, _ = connector_for(conn, connection)
     try:
-        stored = vault.load(conn, request.connection)
+        stored = vault.load(conn, connection)
     except vault.VaultError as exc:
         raise ApplicationError(str(exc), type="auth_failure", non_retryable=True) from None
     if stored.secrets.access_token is None:

@@ -42,6 +42,11 @@ class StreamInfo:
     start_ms: int | None = None
     # Window kinds whose requests count against a budget of their own (by window kind).
     rate_keys: dict[str, RateKey] = field(default_factory=dict)
+    # Object types whose associations each window's records have read (HubSpot), and whether
+    # the periodic re-read of every record's associations is due (activities.associations).
+    # Absent from histories recorded before: no association steps, as those runs had none.
+    associations: tuple[str, ...] = ()
+    reconcile_associations: bool = False
 
 
 @dataclass
@@ -147,3 +152,23 @@ class CommitResult:
     pages: int
     upserted: int
     rejected: int
+
+
+@dataclass
+class AssociationTask:
+    """The associations of the records a batch of a window's pages loaded, from the record after
+    `after` (external id order) on: one activity reads a bounded run of them."""
+
+    connection: str
+    stream: str
+    window_id: str
+    page_ids: list[int]
+    after: str | None = None
+
+
+@dataclass
+class AssociationResult:
+    after: str | None  # None: every record of the task is done
+    requests: int
+    found: int
+    archived: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from connectors.base import HttpSettings
+from connectors.base import DAY_S, HttpSettings
 from connectors.errors import Category
 from connectors.headroom import PACE_SHARE
 from connectors.http import STATUS_CATEGORIES
@@ -27,6 +27,19 @@ CATEGORIES: dict[str, Category] = {
     "CONFLICT": "conflict",
     "OBJECT_ALREADY_EXISTS": "conflict",
 }
+# Associations each stream reads for its records (one direction per read: HubSpot keeps a
+# type id per direction, e.g. contact->company 1 and company->contact 2).
+ASSOCIATED: dict[str, tuple[str, ...]] = {"contacts": ("companies", "deals"),
+                                          "companies": ("contacts", "deals"),
+                                          "deals": ("contacts", "companies")}
+ASSOCIATION_BATCH = 100  # ids per v4 batch read (HubSpot capped it at 100 in 2024)
+
+
+def association_batch_read_path(from_type: str, to_type: str) -> str:
+    """The v4 association batch read (the lead folds it into the version-aware builder)."""
+    return f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
+
+
 # 477: HubSpot's "migration in progress", retried like a server error.
 STATUSES: dict[int, Category] = {**STATUS_CATEGORIES, 477: "server_error"}
 
@@ -44,3 +57,8 @@ class HubSpotSettings(HttpSettings):
     # Search has its own limit (5 per second per account, outside the ten-second one): a
     # little under it, since the Temporal server lets an idle key burst for one second.
     search_requests_per_second: float = Field(4.0, gt=0, le=10_000)
+    # Read each window's records' associations (connectors.hubspot_associations).
+    associations: bool = True
+    # How often every record's associations are read again, to catch removals that do not
+    # change the records (docs/CONNECTORS.md, "Associations"); None: never.
+    associations_reconcile_every_s: int | None = Field(DAY_S, ge=1, le=366 * DAY_S)

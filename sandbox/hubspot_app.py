@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from sandbox import hubspot_associations
 from sandbox.hubspot_control import control_routes
 from sandbox.hubspot_errors import ApiError, daily_body, error_body, ten_secondly_body
 from sandbox.hubspot_limits import Fault
@@ -209,6 +210,7 @@ def create_app(sandbox: HubSpotSandbox) -> Starlette:
                 _endpoint(sandbox, "api", "GET " + objects + "/{{id}}", read_object),
                 methods=["GET"],
             ),
+            *hubspot_associations.routes(sandbox, _endpoint),
             Mount("/_sandbox", routes=control_routes(sandbox)),
         ]
     )

@@ -14,9 +14,12 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.associations import read_associations, reconcile_associations
     from activities.describe import describe_stream
     from activities.fetch import fetch_page
     from activities.models import (
+        AssociationResult,
+        AssociationTask,
         CommitRequest,
         CommitResult,
         FetchRequest,
@@ -100,14 +103,41 @@ class Steps:
                                paced.delay_ms, paced.not_before_ms, max_pages)
         summary = (f"{window.kind} page {page_no}" if max_pages == 1
                    else f"{window.kind} pages from {page_no}")
+        ref: PageRef = await self._provider(fetch_page, request, window.kind, summary)
+        return ref
+
+    async def associations(self, window: Window, page_ids: list[int]) -> None:
+        """The associations of the records these upserted pages loaded, a run at a time."""
+        task = AssociationTask(self._info.connection, self._info.stream, window.window_id,
+                               page_ids)
+        while True:
+            result: AssociationResult = await self._provider(
+                read_associations, task, None, "associations")
+            if result.after is None:
+                return
+            task.after = result.after
+
+    async def reconcile_associations(self) -> None:
+        """The periodic re-read of every record's associations (its cursor is in the database:
+        a pass cut short by continue-as-new goes on in the next run)."""
+        ref = StreamRef(self._info.connection, self._info.stream)
+        while True:
+            result: AssociationResult = await self._provider(
+                reconcile_associations, ref, None, "reconcile associations")
+            if result.after is None or workflow.info().is_continue_as_new_suggested():
+                return
+
+    async def _provider(self, fn: Callable[[_Arg], Awaitable[_Result]], arg: _Arg,
+                        kind: str | None, summary: str) -> _Result:
+        """A provider call with a fresh token: one refresh after a 401, then the stream parks."""
         refreshed_after_401 = False
         while True:
             await self._ensure_token()
             try:
                 return await workflow.execute_activity(
-                    fetch_page, request, task_queue=names.provider_queue(self._info.provider),
+                    fn, arg, task_queue=names.provider_queue(self._info.provider),
                     start_to_close_timeout=PROVIDER_TIMEOUT, retry_policy=RETRY,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT, priority=self._priority(window.kind),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT, priority=self._priority(kind),
                     summary=summary,
                 )
             except ActivityError as err:

@@ -1,0 +1,123 @@
+"""HubSpot associations end to end: read for each window's records through the v4 batch read
+(batches of 100, a record's paging followed), removals archived when the records are next read,
+and the periodic re-read catching a removal that did not touch the records."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import select
+
+from store.db import engine
+from store.schema import associations
+from tests.support.polling import until
+
+BATCH_READ = "POST /crm/v4/associations/contacts/{}/batch/read"
+
+
+def _stored(stack: Any, to_type: str, archived: bool = False) -> set[tuple[str, str, int]]:
+    with engine().connect() as conn:
+        rows = conn.execute(select(associations).where(
+            associations.c.connection == stack.connection,
+            associations.c.from_entity == "contacts", associations.c.to_entity == to_type,
+            associations.c.archived.is_(archived)))
+        return {(r.from_external_id, r.to_external_id, r.type_id) for r in rows}
+
+
+def _synced_at(stack: Any) -> dict[Any, Any]:
+    with engine().connect() as conn:
+        return {(r.from_external_id, r.to_external_id, r.to_entity): r.synced_at
+                for r in conn.execute(select(associations).where(
+                    associations.c.connection == stack.connection))}
+
+
+def _assert_equal(stack: Any) -> None:
+    for to_type in ("companies", "deals"):
+        assert _stored(stack, to_type) == stack.sandbox.associations.current("contacts", to_type)
+
+
+def _requests(stack: Any, to_type: str) -> int:
+    endpoints: dict[str, int] = stack.sandbox.stats["endpoints"]
+    return endpoints.get(BATCH_READ.format(to_type), 0)
+
+
+def _ids(stack: Any, object_type: str) -> list[str]:
+    return [r["id"] for r in stack.sandbox.records(object_type)]
+
+
+async def test_associations_created_and_removed_upstream_end_equal(make_stack: Any) -> None:
+    stack = make_stack({"lookback_s": 0}, contacts=250, companies=30, deals=40, seed=11)
+    graph = stack.sandbox.associations
+    graph.page_size = 7  # one record's 40 deals take 6 answers
+    contacts, companies, deals = (_ids(stack, t) for t in ("contacts", "companies", "deals"))
+    for i, contact in enumerate(contacts):
+        graph.associate("contacts", contact, "companies", companies[i % len(companies)])
+    many = contacts[0]
+    for deal in deals:
+        graph.associate("contacts", many, "deals", deal)
+    for i, contact in enumerate(contacts[1:80]):
+        graph.associate("contacts", contact, "deals", deals[i % len(deals)])
+
+    await stack.sync()
+    _assert_equal(stack)
+    # 250 records: 3 batch reads per object type, and 5 more for `many`'s deals.
+    assert _requests(stack, "companies") == math.ceil(250 / 100) == 3
+    assert _requests(stack, "deals") == 3 + 5
+
+    # Upstream: one contact loses its company, another gains one, `many` loses 10 deals; the
+    # three records change otherwise, so the next incremental window holds them.
+    lost = (contacts[1], companies[1], 1)
+    graph.dissociate("contacts", contacts[1], "companies", companies[1])
+    graph.associate("contacts", contacts[2], "companies", companies[10])
+    for deal in deals[:10]:
+        graph.dissociate("contacts", many, "deals", deal)
+    stack.sandbox.modify_contacts(ids=[contacts[1], contacts[2], many])
+    stack.sandbox.reset_stats()
+
+    await stack.sync()
+    _assert_equal(stack)
+    assert lost in _stored(stack, "companies", archived=True)
+    assert {(many, d, 4) for d in deals[:10]} == _stored(stack, "deals", archived=True)
+    assert _requests(stack, "companies") == 1  # 3 records: one batch read each
+    assert _requests(stack, "deals") == 1 + 4  # 30 deals left: 5 answers
+
+    # A re-read that finds the same writes nothing, synced_at included.
+    before = _synced_at(stack)
+    await stack.sync(full_refresh=True)
+    _assert_equal(stack)
+    assert _synced_at(stack) == before
+
+    # A removed association that comes back is live again.
+    graph.associate("contacts", contacts[1], "companies", companies[1])
+    stack.sandbox.modify_contacts(ids=[contacts[1]])
+    await stack.sync()
+    _assert_equal(stack)
+    assert lost not in _stored(stack, "companies", archived=True)
+
+
+async def test_reconciliation_catches_a_removal_that_left_the_records_alone(
+    make_stack: Any,
+) -> None:
+    stack = make_stack({"lookback_s": 0, "associations_reconcile_every_s": 1},
+                       contacts=130, companies=5, seed=12)
+    graph = stack.sandbox.associations
+    contacts, companies = _ids(stack, "contacts"), _ids(stack, "companies")
+    for i, contact in enumerate(contacts):
+        graph.associate("contacts", contact, "companies", companies[i % len(companies)])
+    await stack.sync()  # reads every record's associations, and starts the re-read's clock
+    _assert_equal(stack)
+
+    # Nothing about the contact changes: no incremental window will hold it again.
+    graph.dissociate("contacts", contacts[7], "companies", companies[7 % 5])
+    stack.sandbox.reset_stats()
+
+    async def caught() -> bool:
+        await stack.sync()
+        return _stored(stack, "companies") == graph.current("contacts", "companies")
+
+    await until(caught, 120, "the re-read to archive the removal")
+    assert (contacts[7], companies[2], 1) in _stored(stack, "companies", archived=True)
+    # The pass read all 130 records in batches of 100, both object types.
+    assert _requests(stack, "companies") >= 2
+    assert _requests(stack, "deals") >= 2
