@@ -5,12 +5,16 @@ and the periodic re-read catching a removal that did not touch the records."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from temporalio.testing import ActivityEnvironment
 
+from activities.associations import reconcile_associations
+from activities.models import StreamRef
 from store.db import engine
-from store.schema import associations
+from store.schema import association_reconciles, associations
 from tests.support.polling import until
 
 BATCH_READ = "POST /crm/v4/associations/contacts/{}/batch/read"
@@ -121,3 +125,31 @@ async def test_reconciliation_catches_a_removal_that_left_the_records_alone(
     # The pass read all 130 records in batches of 100, both object types.
     assert _requests(stack, "companies") >= 2
     assert _requests(stack, "deals") >= 2
+
+
+async def test_reconciliation_reads_every_record_in_bounded_runs(make_stack: Any) -> None:
+    stack = make_stack(contacts=1100, companies=3, seed=13)
+    graph = stack.sandbox.associations
+    contacts, companies = _ids(stack, "contacts"), _ids(stack, "companies")
+    for i, contact in enumerate(contacts):
+        graph.associate("contacts", contact, "companies", companies[i % 3])
+    await stack.sync()  # every record read, the clock started
+    _assert_equal(stack)
+    for i in (5, 600, 1099):  # one in each run of 500 records
+        graph.dissociate("contacts", contacts[i], "companies", companies[i % 3])
+    with engine().begin() as conn:  # the last pass ended long ago
+        conn.execute(update(association_reconciles).values(finished_at=datetime(2000, 1, 1)))
+    stack.sandbox.reset_stats()
+
+    env, ref, runs = ActivityEnvironment(), StreamRef(stack.connection, "contacts"), []
+    while not runs or runs[-1].after is not None:
+        runs.append(await env.run(reconcile_associations, ref))
+        assert len(runs) <= 3
+    assert [r.requests for r in runs] == [10, 10, 2]  # 500, 500, 100 records; two types each
+    assert sum(r.archived for r in runs) == 3
+    assert runs[0].after < runs[1].after  # type: ignore[operator]
+    _assert_equal(stack)
+    assert _requests(stack, "companies") == _requests(stack, "deals") == 11
+    with engine().connect() as conn:
+        state = conn.execute(select(association_reconciles)).one()
+    assert state.cursor is None and state.finished_at > datetime(2000, 1, 1)
