@@ -2,9 +2,10 @@
 the periodic re-read of every record's, from HubSpot's v4 batch read into `associations`.
 
 The records come from the database (the window's transformed pages, or the stream's table),
-never through workflow history. One activity reads a bounded run of records (`RUN_IDS`, every
-associated object type, `RUN_IDS / 100` batch reads each plus paging) and stores it in one
-transaction; the workflow calls again from where it stopped. Each request takes the
+never through workflow history. One activity reads 100 records (a window's: for one object type,
+one request as fetch_page makes; the re-read's: every associated type, one request each), plus
+the paging of a record with many, and stores them in one transaction; the workflow calls again
+from where it stopped. Each request takes the
 connection's pace (infra.limiter) first: the Temporal server paces activities, not requests.
 """
 
@@ -30,7 +31,9 @@ from infra.transactions import Transactions
 from store import associations as store
 from store import sync_state
 
-RUN_IDS = 500  # records per activity: with two object types, 10 batch reads plus paging
+# Records per reconciliation activity: one batch read per associated object type (plus
+# paging), so a retry after a 429 redoes little.
+RUN_IDS = api.ASSOCIATION_BATCH
 
 
 def _window_ids(conn: Connection, task: AssociationTask) -> list[str]:
@@ -50,8 +53,8 @@ def _stream_ids(conn: Connection, ref: StreamRef) -> tuple[list[str] | None, str
 
 
 async def _read(db: Transactions, client: httpx.AsyncClient, ref: StreamRef,
-                ids: list[str]) -> dict[str, Read]:
-    """Every associated object type's batch reads for `ids` (at most RUN_IDS)."""
+                ids: list[str], to_types: tuple[str, ...]) -> dict[str, Read]:
+    """The batch reads of `ids` (at most RUN_IDS) for each of `to_types`."""
     connector, token, version = await db.read(credentials, ref.connection)
     logs.bind(provider=connector.provider)
 
@@ -65,7 +68,7 @@ async def _read(db: Transactions, client: httpx.AsyncClient, ref: StreamRef,
 
     reads: dict[str, Read] = {}
     try:
-        for to_type in api.ASSOCIATED[ref.stream]:
+        for to_type in to_types:
             total = reads[to_type] = Read()
             for start in range(0, len(ids), api.ASSOCIATION_BATCH):
                 part = await batch_read(connector, client, token, ref.stream, to_type,
@@ -109,10 +112,13 @@ async def read_associations(task: AssociationTask) -> AssociationResult:
 async def read_window(db: Transactions, client: httpx.AsyncClient,
                       task: AssociationTask) -> AssociationResult:
     """read_associations on the given database and HTTP client."""
+    if task.to_type not in api.ASSOCIATED.get(task.stream, ()):
+        raise ApplicationError(f"{task.stream} have no associations to {task.to_type!r}",
+                               type="invalid_input", non_retryable=True)
     ids = await db.read(_window_ids, task)
-    run, rest = ids[:RUN_IDS], ids[RUN_IDS:]
+    run, rest = ids[:api.ASSOCIATION_BATCH], ids[api.ASSOCIATION_BATCH:]
     ref = StreamRef(task.connection, task.stream)
-    reads = await _read(db, client, ref, run) if run else {}
+    reads = await _read(db, client, ref, run, (task.to_type,)) if run else {}
     saved = await db.write(_save, ref, reads) if reads else (0, 0)
     return _result(reads, saved, run[-1] if rest else None)
 
@@ -131,7 +137,7 @@ async def reconcile(db: Transactions, client: httpx.AsyncClient,
         await db.write(store.reconcile_progress, ref.connection, ref.stream, None, utcnow())
         return AssociationResult(None, 0, 0, 0)
     run, more = ids[:RUN_IDS], len(ids) > RUN_IDS
-    reads = await _read(db, client, ref, run) if run else {}
+    reads = await _read(db, client, ref, run, api.ASSOCIATED[ref.stream]) if run else {}
     cursor = run[-1] if more else None
 
     def save(conn: Connection) -> tuple[int, int]:

@@ -156,13 +156,15 @@ class CommitResult:
 
 @dataclass
 class AssociationTask:
-    """The associations of the records a batch of a window's pages loaded, from the record after
-    `after` (external id order) on: one activity reads a bounded run of them."""
+    """The associations to `to_type` of the records a batch of a window's pages loaded: one
+    activity reads the next 100 after `after` (external id order), one batch read (plus the
+    paging of a record with many): as fetch_page, one request per attempt as a rule."""
 
     connection: str
     stream: str
     window_id: str
     page_ids: list[int]
+    to_type: str
     after: str | None = None
 
 

@@ -107,15 +107,16 @@ class Steps:
         return ref
 
     async def associations(self, window: Window, page_ids: list[int]) -> None:
-        """The associations of the records these upserted pages loaded, a run at a time."""
-        task = AssociationTask(self._info.connection, self._info.stream, window.window_id,
-                               page_ids)
-        while True:
-            result: AssociationResult = await self._provider(
-                read_associations, task, None, "associations")
-            if result.after is None:
-                return
-            task.after = result.after
+        """The associations of the records these upserted pages loaded, 100 at a time."""
+        for to_type in self._info.associations:
+            task = AssociationTask(self._info.connection, self._info.stream, window.window_id,
+                                   page_ids, to_type)
+            while True:
+                result: AssociationResult = await self._provider(
+                    read_associations, task, None, f"associations to {to_type}")
+                if result.after is None:
+                    break
+                task.after = result.after
 
     async def reconcile_associations(self) -> None:
         """The periodic re-read of every record's associations (its cursor is in the database:
