@@ -42,6 +42,7 @@ from temporalio.runtime import (
 )
 from temporalio.worker import Interceptor, Worker
 
+from activities.associations import read_associations, reconcile_associations
 from activities.deletes import reconcile_deletes
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
@@ -88,8 +89,8 @@ def build_workers(client: Client) -> list[Worker]:
     ]
     workers += [
         Worker(client, task_queue=provider_queue(provider),
-               activities=[refresh_token, fetch_page, reconcile_deletes],
-               max_concurrent_activities=32, **common)
+               activities=[refresh_token, fetch_page, reconcile_deletes, read_associations,
+                           reconcile_associations], max_concurrent_activities=32, **common)
         for provider in SETTINGS
     ]
     return workers

@@ -35,8 +35,13 @@ STAGE_RECORDS = staging.TRANSACTION_RECORDS
 
 
 def _prepare(conn: Connection, request: FetchRequest) -> tuple[Connector, str, int]:
-    connector, _, _ = connector_for(conn, request.connection)
-    return connector, *access_token(conn, request.connection)
+    return credentials(conn, request.connection)
+
+
+def credentials(conn: Connection, connection: str) -> tuple[Connector, str, int]:
+    """(connector, access token, credential version) for a provider call of a connection."""
+    connector, _, _ = connector_for(conn, connection)
+    return connector, *access_token(conn, connection)
 
 
 def access_token(conn: Connection, connection: str) -> tuple[str, int]:

@@ -46,6 +46,11 @@ class StreamInfo:
     # archived records; and when the last one started (None: never).
     deletes_every_ms: int | None = None
     deletes_last_run_ms: int | None = None
+    # Object types whose associations each window's records have read (HubSpot), and whether
+    # the periodic re-read of every record's associations is due (activities.associations).
+    # Absent from histories recorded before: no association steps, as those runs had none.
+    associations: tuple[str, ...] = ()
+    reconcile_associations: bool = False
 
 
 @dataclass
@@ -173,3 +178,25 @@ class DeletesResult:
     seen: int  # archived records listed
     archived: int  # rows archived now
     slow_down_ms: int = 0
+
+
+@dataclass
+class AssociationTask:
+    """The associations to `to_type` of the records a batch of a window's pages loaded: one
+    activity reads the next 100 after `after` (external id order), one batch read (plus the
+    paging of a record with many): as fetch_page, one request per attempt as a rule."""
+
+    connection: str
+    stream: str
+    window_id: str
+    page_ids: list[int]
+    to_type: str
+    after: str | None = None
+
+
+@dataclass
+class AssociationResult:
+    after: str | None  # None: every record of the task is done
+    requests: int
+    found: int
+    archived: int

@@ -152,7 +152,8 @@ class HubSpotConnector(HttpConnector):
 
     def succeeded(self, reply: Reply) -> bool:
         body = reply.body
-        if reply.status == 200 and isinstance(body, dict) and "results" in body:
+        # 207: a batch read with per-input errors (connectors.hubspot_associations).
+        if reply.status in (200, 207) and isinstance(body, dict) and "results" in body:
             if not isinstance(body["results"], list):
                 raise ProviderError("server_error", "malformed response: results is not a list",
                                     PROVIDER, "fetch", 200)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connectors.base import HttpSettings
+from connectors.base import DAY_S, HttpSettings
 from connectors.errors import Category
 from connectors.headroom import PACE_SHARE
 from connectors.http import STATUS_CATEGORIES
@@ -34,6 +34,12 @@ CATEGORIES: dict[str, Category] = {
     "CONFLICT": "conflict",
     "OBJECT_ALREADY_EXISTS": "conflict",
 }
+# Associations each stream reads for its records (one direction per read: HubSpot keeps a
+# type id per direction, e.g. contact->company 1 and company->contact 2).
+ASSOCIATED: dict[str, tuple[str, ...]] = {"contacts": ("companies", "deals"),
+                                          "companies": ("contacts", "deals"),
+                                          "deals": ("contacts", "companies")}
+ASSOCIATION_BATCH = 100  # ids per v4 batch read (HubSpot capped it at 100 in 2024)
 
 
 # 477: HubSpot's "migration in progress", retried like a server error.
@@ -100,3 +106,8 @@ class HubSpotSettings(HttpSettings):
     @property
     def paths(self) -> Paths:
         return Paths(self.api_version)
+    # Read each window's records' associations (connectors.hubspot_associations).
+    associations: bool = True
+    # How often every record's associations are read again, to catch removals that do not
+    # change the records (docs/CONNECTORS.md, "Associations"); None: never.
+    associations_reconcile_every_s: int | None = Field(DAY_S, ge=1, le=366 * DAY_S)

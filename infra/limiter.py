@@ -108,3 +108,12 @@ async def pace(connection: str, requests_per_second: float | None) -> float:
     if requests_per_second is None or not active():
         return 0.0
     return await _limiter.acquire(connection, requests_per_second / workers())
+
+
+async def pace_each(connection: str, requests_per_second: float | None) -> float:
+    """Before each call of an activity that makes several (association batch reads): the
+    server paces activities, not the calls inside one, so these are spaced here in either
+    mode, at the connection's rate per worker process; the seconds waited."""
+    if requests_per_second is None:
+        return 0.0
+    return await _limiter.acquire(connection, requests_per_second / workers())

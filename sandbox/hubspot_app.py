@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from sandbox import hubspot_associations
 from sandbox.hubspot_control import control_routes
 from sandbox.hubspot_errors import ApiError, daily_body, error_body, ten_secondly_body
 from sandbox.hubspot_limits import Fault
@@ -215,6 +216,7 @@ def create_app(sandbox: HubSpotSandbox) -> Starlette:
             # Both API versions, one behaviour (sandbox/hubspot_versions.py).
             *(r for prefix in prefixes("objects") for r in _object_routes(sandbox, prefix)),
             *property_routes(sandbox),
+            *hubspot_associations.routes(sandbox, _endpoint),
             Mount("/_sandbox", routes=control_routes(sandbox)),
         ]
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from infra.times import iso
 from sandbox import hubspot_data as data
+from sandbox.hubspot_associations import AssociationGraph
 from sandbox.hubspot_errors import (
     ApiError,
     correlation_id,
@@ -145,6 +146,7 @@ class HubSpotSandbox:
         self._server_errors_served = 0
         self._stats = _fresh_stats()
         self._search_cache = SearchCache()
+        self.associations = AssociationGraph()  # sandbox.hubspot_associations
         self._invalid: set[int] = set()
         self._stores = {
             name: ObjectStore(name, prop, defaults)

@@ -250,3 +250,36 @@ deals = _canonical(
 )
 
 CANONICAL_TABLES: dict[str, Table] = {"contacts": contacts, "companies": companies, "deals": deals}
+
+# Associations between records (HubSpot's contact<->company, deal<->company, deal<->contact),
+# one row per direction and association type, as read for the `from` record: HubSpot keeps a
+# type id per direction. Removed upstream: archived, never deleted (store.associations).
+associations = Table(
+    "associations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connection", String(200), nullable=False),
+    Column("from_entity", String(100), nullable=False),
+    Column("from_external_id", String(200), nullable=False),
+    Column("to_entity", String(100), nullable=False),
+    Column("to_external_id", String(200), nullable=False),
+    Column("type_id", Integer, nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("label", String(200)),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("synced_at", DateTime, nullable=False),
+    UniqueConstraint("connection", "from_entity", "from_external_id", "to_entity",
+                     "to_external_id", "type_id", name="uq_association"),
+)
+
+# Where a stream's periodic re-read of every record's associations stands: `cursor` is the last
+# external id done while a pass runs (None between passes); `finished_at` when the last ended.
+association_reconciles = Table(
+    "association_reconciles",
+    metadata,
+    Column("connection", String(200), primary_key=True),
+    Column("stream", String(100), primary_key=True),
+    Column("cursor", String(200)),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+)

@@ -14,10 +14,13 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.associations import read_associations, reconcile_associations
     from activities.deletes import reconcile_deletes
     from activities.describe import describe_stream
     from activities.fetch import fetch_page
     from activities.models import (
+        AssociationResult,
+        AssociationTask,
         CommitRequest,
         CommitResult,
         DeletesRequest,
@@ -118,6 +121,28 @@ class Steps:
                                  run.cursor, run.archived, max_pages, not_before)
         return await self._provider(reconcile_deletes, request, None,
                                     f"deletes pass page {run.pages}")
+
+    async def associations(self, window: Window, page_ids: list[int]) -> None:
+        """The associations of the records these upserted pages loaded, 100 at a time."""
+        for to_type in self._info.associations:
+            task = AssociationTask(self._info.connection, self._info.stream, window.window_id,
+                                   page_ids, to_type)
+            while True:
+                result: AssociationResult = await self._provider(
+                    read_associations, task, None, f"associations to {to_type}")
+                if result.after is None:
+                    break
+                task.after = result.after
+
+    async def reconcile_associations(self) -> None:
+        """The periodic re-read of every record's associations (its cursor is in the database:
+        a pass cut short by continue-as-new goes on in the next run)."""
+        ref = StreamRef(self._info.connection, self._info.stream)
+        while True:
+            result: AssociationResult = await self._provider(
+                reconcile_associations, ref, None, "reconcile associations")
+            if result.after is None or workflow.info().is_continue_as_new_suggested():
+                return
 
     async def _provider(self, fn: Callable[[_Arg], Awaitable[_Result]], request: _Arg,
                         kind: str | None, summary: str) -> _Result:

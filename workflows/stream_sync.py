@@ -131,6 +131,8 @@ class StreamSync:
                                           inp.full_refresh, now_ms())
             await self._run_window(steps, info, window)
             await self._deletes_if_due(steps, info)
+            if info.reconcile_associations:
+                await steps.reconcile_associations()
 
         if inp.every is None:
             # One cycle only (or a schedule's run): a backfill signalled meanwhile runs now.
@@ -222,7 +224,7 @@ class StreamSync:
                 await steps.transform(window, page_ids)
                 if upserting is not None:
                     await upserting
-                upserting = asyncio.ensure_future(steps.upsert(window, page_ids))
+                upserting = asyncio.ensure_future(self._load(steps, info, window, page_ids))
             if upserting is not None:
                 await upserting
 
@@ -267,6 +269,15 @@ class StreamSync:
         self._progress.last_deletes = {"started_ms": run.started_ms, "pages": run.pages,
                                        "seen": run.seen, "archived": run.archived}
         self._state.deletes = None
+
+    async def _load(self, steps: Steps, info: StreamInfo, window: Window,
+                    page_ids: list[int]) -> None:
+        """Upsert a batch, then read its records' associations (HubSpot): provider calls, so
+        not while paused (the fetches show the pause)."""
+        await steps.upsert(window, page_ids)
+        if info.associations:
+            await workflow.wait_condition(lambda: not self._state.paused)
+            await steps.associations(window, page_ids)
 
     async def _wait_while_paused(self) -> None:
         if self._state.paused:

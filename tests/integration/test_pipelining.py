@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.associations import read_associations, reconcile_associations
 from activities.deletes import reconcile_deletes
 from activities.describe import describe_stream
 from activities.fetch import fetch_page
@@ -63,7 +64,8 @@ async def test_the_next_batch_is_transformed_while_one_is_upserted(
         Worker(client, task_queue=DB_QUEUE, activities=[
             describe_stream, counted_transform, held_upsert, commit_watermark], **common),
         Worker(client, task_queue=provider_queue("hubspot"),
-               activities=[refresh_token, fetch_page, reconcile_deletes], **common),
+               activities=[refresh_token, fetch_page, reconcile_deletes, read_associations,
+                           reconcile_associations], **common),
     ]
     runs = [asyncio.create_task(w.run()) for w in workers]
     try:
