@@ -1,8 +1,10 @@
 """`python -m starter demo`: a real sync through a 429 storm, a token expiry and 5xx errors.
 
 Starts the Temporal dev server (unless one listens already), the HubSpot sandbox and a worker as
-child processes, registers `demo-hubspot`, syncs its contacts while injecting faults through the
-sandbox's control API, then modifies records upstream and shows the incremental sync pick them up.
+child processes, registers `demo-hubspot`, syncs its companies and deals with their associations,
+syncs its contacts while injecting faults through the sandbox's control API, modifies records
+upstream and shows the incremental sync pick them up, then deletes companies upstream and shows
+the next deletes pass archive them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from starter.errors import CliError
 from starter.processes import ROOT, Processes, free_port, listening, temporal_cli
 from store import connections, vault
 from store.db import engine
-from store.schema import contacts, credentials, rejected_records, stream_state
+from store.schema import (
+    associations,
+    companies,
+    contacts,
+    credentials,
+    rejected_records,
+    stream_state,
+)
 from store.settings import home
 from workflows.names import SEARCH_ATTRIBUTES, workflow_id
 
@@ -48,6 +57,10 @@ READY_TIMEOUT_S = 60
 SYNC_TIMEOUT_S = 150
 # 8 requests a second: 30 pages take a few seconds and the sync runs into the limit for real.
 RATE_PER_S = 8
+COMPANIES, DEALS = 40, 80  # each deal associated with a company and a contact
+DELETED = ["1001", "1002", "1003"]  # companies deleted upstream once synced
+# The shortest interval the setting allows: the demo waits out one to show a deletion.
+DELETES_EVERY_S = 60
 console = Console()
 
 
@@ -116,7 +129,7 @@ async def _demo(processes: Processes, keep: bool, contacts: int, port: int, ui_p
     processes.start("sandbox", [
         sys.executable, "-m", "sandbox", "--port", str(sandbox_port), "--contacts",
         str(contacts), "--invalid", "5", "--seed", "42", "--rate-limit", str(RATE_PER_S),
-        "--interval-ms", "1000"], env)
+        "--interval-ms", "1000", "--companies", str(COMPANIES), "--deals", str(DEALS)], env)
     log = processes.start("worker", [sys.executable, str(ROOT / "worker.py")], env)
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox", timeout=10) as sandbox:
         creds = await _wait_for_sandbox(processes, sandbox)
@@ -137,7 +150,12 @@ async def _demo(processes: Processes, keep: bool, contacts: int, port: int, ui_p
 async def _syncs(
     processes: Processes, client: Client, sandbox: httpx.AsyncClient, contacts: int
 ) -> WorkflowHandle[Any, Any]:
-    """A full sync through injected faults, then an incremental one after upstream changes."""
+    """Companies and deals with their associations; a full sync of the contacts through
+    injected faults, then an incremental one after upstream changes; then a deletion."""
+    console.rule("Companies and deals, with their associations")
+    first_pass = time.monotonic()  # each stream's first cycle ends with a deletes pass
+    await _companies_and_deals(client, sandbox)
+
     console.rule("Full sync")
     handle = await syncs.start(CONNECTION, STREAM, full_refresh=True, client=client)
     await _watch(processes, handle, sandbox, contacts, FAULTS,
@@ -152,7 +170,47 @@ async def _syncs(
     incremental = await _watch(processes, handle, sandbox, MODIFIED, [],
                                done=lambda s: s.get("state") == "sleeping")
     _show_incremental(incremental, modified, since)
+
+    console.rule("A deletion upstream")
+    await _control(sandbox, "objects/companies/archive", {"ids": DELETED})
+    console.print(f"deleted companies {', '.join(DELETED)} upstream "
+                  "(POST /_sandbox/objects/companies/archive)")
+    wait_s = first_pass + DELETES_EVERY_S + 1 - time.monotonic()
+    if wait_s > 0:  # search never returns a deleted record: the deletes pass finds it
+        console.print(f"waiting {wait_s:.0f} s for the companies' next deletes pass "
+                      f"(deletes_every_s = {DELETES_EVERY_S})")
+        await asyncio.sleep(wait_s)
+    status = await (await syncs.start(CONNECTION, "companies", client=client)).result()
+    with engine().connect() as conn:
+        archived: set[str] = set(conn.execute(select(companies.c.external_id).where(
+            companies.c.connection == CONNECTION, companies.c.archived.is_(True),
+            companies.c.external_id.in_(DELETED))).scalars())
+    exact = archived == set(DELETED)
+    console.print(f"incremental cycle of companies fetched {status['fetched']} records; its "
+                  f"deletes pass archived {len(archived)} rows"
+                  + (" = [green]exactly the deleted companies[/]" if exact
+                     else f": [red]expected {', '.join(DELETED)}[/]"), highlight=False)
     return handle
+
+
+async def _companies_and_deals(client: Client, sandbox: httpx.AsyncClient) -> None:
+    """Associate every deal with a company and a contact upstream, then sync both streams."""
+    for i in range(DEALS):
+        deal = str(1001 + i)
+        for to_type, to_id in (("companies", 1001 + i % COMPANIES), ("contacts", 1001 + i)):
+            await _control(sandbox, "associations/associate", {
+                "from_type": "deals", "from_id": deal, "to_type": to_type, "to_id": str(to_id)})
+    for stream in ("companies", "deals"):
+        summary = await (await syncs.start(CONNECTION, stream, full_refresh=True,
+                                           client=client)).result()
+        console.print(f"{stream}: {summary['upserted']} upserted, {summary['rejected']} rejected")
+    with engine().connect() as conn:
+        found = conn.execute(select(associations.c.to_entity, func.count()).where(
+            associations.c.connection == CONNECTION, associations.c.from_entity == "deals",
+            associations.c.archived.is_(False)).group_by(associations.c.to_entity)).all()
+    console.print("associations of deals in the destination: "
+                  + ", ".join(f"{count} to {entity}" for entity, count in sorted(found)),
+                  highlight=False)
 
 
 async def _wait_for_temporal(processes: Processes, address: str) -> Client:
@@ -184,7 +242,7 @@ async def _wait_for_sandbox(processes: Processes, sandbox: httpx.AsyncClient) ->
 
 def _register(url: str, creds: dict[str, str]) -> None:
     settings = {"base_url": url, "token_url": f"{url}/oauth/v1/token",
-                "client_id": creds["client_id"]}
+                "client_id": creds["client_id"], "deletes_every_s": DELETES_EVERY_S}
     secrets = vault.Secrets(creds["client_secret"], creds["refresh_token"])
     with engine().connect() as conn:
         exists = any(row.name == CONNECTION for row in connections.all_(conn))
