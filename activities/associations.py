@@ -11,21 +11,19 @@ connection's pace (infra.limiter) first: the Temporal server paces activities, n
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 from sqlalchemy import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.fetch import credentials
+from activities.fetch import credentials, paced
 from activities.models import AssociationResult, AssociationTask, StreamRef
 from connectors import hubspot_api as api
 from connectors.errors import NON_RETRYABLE, ProviderError
 from connectors.http import redacted
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot_associations import Read, batch_read
-from infra import http, limiter, logs
+from infra import http, logs
 from infra.configured import connector_for
 from infra.times import utcnow
 from infra.transactions import Transactions
@@ -63,12 +61,7 @@ async def _read(db: Transactions, client: httpx.AsyncClient, ref: StreamRef,
                                type="invalid_input", non_retryable=True)
 
     async def pace() -> None:
-        try:
-            await limiter.pace_each(ref.connection, connector.settings.requests_per_second)
-        except limiter.Saturated as exc:
-            raise ApplicationError(f"rate_limited: {exc} (per-worker limiter)",
-                                   type="rate_limited",
-                                   next_retry_delay=timedelta(seconds=exc.wait_s)) from None
+        await paced(ref.connection, connector.settings.requests_per_second, each=True)
 
     reads: dict[str, Read] = {}
     try:

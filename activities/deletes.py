@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import Connection
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.fetch import RUN_SECONDS, access_token
+from activities.fetch import RUN_SECONDS, access_token, failed, paced
 from activities.models import DeletesRequest, DeletesResult
 from connectors.base import ArchivedPage, ListsArchived
-from connectors.errors import NON_RETRYABLE, ProviderError
-from infra import http, limiter, logs, metrics
+from connectors.errors import ProviderError
+from infra import http, logs, metrics
 from infra.configured import connector_for, invalid_input
 from infra.times import from_ms, now_ms, utcnow
 from infra.transactions import Transactions
@@ -57,22 +55,14 @@ def _apply(conn: Connection, request: DeletesRequest, table: Any, page: Archived
 async def _call(db: Transactions, client: httpx.AsyncClient, connector: Any, token: str,
                 version: int, request: DeletesRequest, cursor: dict[str, Any] | None,
                 at: Any) -> ArchivedPage:
-    try:
-        await limiter.pace(request.connection, connector.settings.requests_per_second)
-    except limiter.Saturated as exc:
-        raise ApplicationError(f"rate_limited: {exc} (per-worker limiter, see "
-                               "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
-                               next_retry_delay=timedelta(seconds=exc.wait_s)) from None
+    await paced(request.connection, connector.settings.requests_per_second)
     started = time.monotonic()
     try:
         page: ArchivedPage = await connector.fetch_archived(client, token, request.stream,
                                                             cursor)
     except ProviderError as exc:
         metrics.provider_call(at, "list_archived", time.monotonic() - started, exc)
-        exc.credential_version = version
-        await db.write(sync_state.record_error, request.connection, request.stream,
-                       exc.category, str(exc), exc.category not in NON_RETRYABLE, exc.retry_after)
-        raise exc.to_application_error() from None
+        raise await failed(db, request, exc, version) from None
     metrics.provider_call(at, "list_archived", time.monotonic() - started)
     return page
 

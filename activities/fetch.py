@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import properties
-from activities.models import FetchRequest, PageRef
+from activities.models import DeletesRequest, FetchRequest, PageRef
 from connectors.base import Connector, Page, PageRequest
 from connectors.errors import NON_RETRYABLE, ProviderError
 from infra import http, limiter, logs, metrics
@@ -88,13 +88,7 @@ async def _call(
     db: Transactions, client: httpx.AsyncClient, connector: Connector, token: str, version: int,
     request: FetchRequest, page_no: int, cursor: dict[str, Any] | None, at: Any,
 ) -> Page:
-    try:
-        await limiter.pace(request.connection, connector.settings.requests_per_second)
-    except limiter.Saturated as exc:
-        # Our own pacing, not the provider's: nothing to record against the stream.
-        raise ApplicationError(f"rate_limited: {exc} (per-worker limiter, see "
-                               "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
-                               next_retry_delay=timedelta(seconds=exc.wait_s)) from None
+    await paced(request.connection, connector.settings.requests_per_second)
     page_request = PageRequest(
         stream=request.stream, kind=request.kind,  # type: ignore[arg-type]  # a SyncKind, as str
         window_start_ms=request.window_start_ms, window_end_ms=request.window_end_ms,
@@ -106,13 +100,28 @@ async def _call(
     except ProviderError as exc:
         metrics.provider_call(at, "fetch_page", time.monotonic() - started, exc)
         exc.page = page_no
-        raise await _failed(db, request, exc, version) from None
+        raise await failed(db, request, exc, version) from None
     metrics.provider_call(at, "fetch_page", time.monotonic() - started)
     return page
 
 
-async def _failed(db: Transactions, request: FetchRequest, exc: ProviderError,
-                  version: int) -> ApplicationError:
+async def paced(connection: str, requests_per_second: float | None, each: bool = False) -> None:
+    """The per-worker limiter's slot before a provider call (`each`: every call of an activity
+    that makes several, limiter.pace_each); saturated, the attempt retries later. Our own
+    pacing, not the provider's: nothing to record against the stream."""
+    try:
+        if each:
+            await limiter.pace_each(connection, requests_per_second)
+        else:
+            await limiter.pace(connection, requests_per_second)
+    except limiter.Saturated as exc:
+        raise ApplicationError(f"rate_limited: {exc} (per-worker limiter, see "
+                               "docs/RUNBOOK.md#rate-limits)", type="rate_limited",
+                               next_retry_delay=timedelta(seconds=exc.wait_s)) from None
+
+
+async def failed(db: Transactions, request: FetchRequest | DeletesRequest, exc: ProviderError,
+                 version: int) -> ApplicationError:
     """A provider call that failed: on the stream's record, and as the activity's failure."""
     exc.credential_version = version
     await db.write(sync_state.record_error, request.connection, request.stream,
@@ -131,14 +140,14 @@ async def _check_properties(db: Transactions, client: httpx.AsyncClient, connect
                                          request.stream)
     except ProviderError as exc:
         metrics.provider_call(at, properties.OPERATION, time.monotonic() - started, exc)
-        raise await _failed(db, request, exc, version) from None
+        raise await failed(db, request, exc, version) from None
     if checked.requested:
         metrics.provider_call(at, properties.OPERATION, time.monotonic() - started)
     for name, change in checked.changes:  # recorded once, so logged once
         log.warning("schema change: %s property %r %s upstream", request.stream, name, change)
         metrics.count(metrics.SCHEMA_CHANGES, 1, at | {"change": change})
     if checked.refusal is not None:
-        raise await _failed(db, request, ProviderError(
+        raise await failed(db, request, ProviderError(
             "validation_error", checked.refusal, connector.provider, properties.OPERATION, 200),
             version) from None
 
